@@ -1,0 +1,133 @@
+//! The bounded queue between everything that talks to a client (gateway,
+//! rooms, lobby) and that client's socket writer.
+//!
+//! Messages are queued *encoded-once*: a room encodes a patch a single time
+//! into an [`Encoded`] and every seat gets a clone of the same `Arc`. The
+//! writer picks the MessagePack or the JSON form to match how the client
+//! speaks; the JSON form is produced lazily, at most once per message.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use plaza_protocol::{encode, Format, ServerMsg};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+/// How many messages may wait for one client's socket before the client is
+/// considered slow. At 20 patches/s this is ~6 s of backlog: enough for a
+/// hiccup, small enough that a stalled reader costs bounded memory.
+pub const OUTBOX_CAPACITY: usize = 128;
+
+/// A server message encoded once, shareable by any number of clients.
+pub struct Encoded {
+    msgpack: Bytes,
+    json: OnceLock<Bytes>,
+    /// Kept to render JSON lazily: only text-frame clients need it.
+    source: Option<Box<dyn Fn() -> Vec<u8> + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoded").field("msgpack_len", &self.msgpack.len()).finish()
+    }
+}
+
+impl Encoded {
+    /// Encodes `msg` to MessagePack now; JSON is rendered on first use.
+    pub fn new<T>(msg: T) -> Arc<Self>
+    where
+        T: Serialize + Send + Sync + 'static,
+    {
+        let msgpack = Bytes::from(encode(&msg, Format::MsgPack).unwrap_or_default());
+        let source: Box<dyn Fn() -> Vec<u8> + Send + Sync> =
+            Box::new(move || encode(&msg, Format::Json).unwrap_or_default());
+        Arc::new(Self { msgpack, json: OnceLock::new(), source: Some(source) })
+    }
+
+    /// Wraps already-encoded forms.
+    pub fn from_parts(msgpack: Bytes, json: Bytes) -> Arc<Self> {
+        let cell = OnceLock::new();
+        let _ = cell.set(json);
+        Arc::new(Self { msgpack, json: cell, source: None })
+    }
+
+    /// The bytes for a client that speaks `format`.
+    pub fn bytes(&self, format: Format) -> Bytes {
+        match format {
+            Format::MsgPack => self.msgpack.clone(),
+            Format::Json => self
+                .json
+                .get_or_init(|| Bytes::from(self.source.as_ref().map(|f| f()).unwrap_or_default()))
+                .clone(),
+        }
+    }
+}
+
+/// One queued item.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A message for this client only; encoded by the writer.
+    Msg(Box<ServerMsg>),
+    /// A message encoded once and shared (patches, broadcasts).
+    Shared(Arc<Encoded>),
+    /// Send `error`-style message then close the socket with `code`.
+    Close {
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason (the error message was already queued).
+        reason: &'static str,
+    },
+}
+
+/// Why an item could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The queue is full: the client is not keeping up.
+    #[error("client outbox is full")]
+    Full,
+    /// The connection is gone.
+    #[error("client connection is closed")]
+    Closed,
+}
+
+/// The sending side of a client's queue. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Outgoing>,
+}
+
+impl Outbox {
+    /// A new queue; the receiver goes to the connection's writer.
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Self { tx }, rx)
+    }
+
+    /// Queues without waiting; never blocks a room.
+    pub fn try_send(&self, item: Outgoing) -> Result<(), SendError> {
+        self.tx.try_send(item).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Queues one owned message.
+    pub fn send_msg(&self, msg: ServerMsg) -> Result<(), SendError> {
+        self.try_send(Outgoing::Msg(Box::new(msg)))
+    }
+
+    /// Queues a shared, already-encoded message.
+    pub fn send_shared(&self, msg: &Arc<Encoded>) -> Result<(), SendError> {
+        self.try_send(Outgoing::Shared(Arc::clone(msg)))
+    }
+
+    /// Whether the writer side is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Whether two handles feed the same queue.
+    pub fn same_channel(&self, other: &Outbox) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+}
