@@ -56,8 +56,10 @@ export class PlazaError extends Error {
 
 /** Turns anything thrown into a message string without relying on its shape. */
 export function describe(err: unknown): string {
-  if (err instanceof Error) return err.message
   if (typeof err === 'string') return err
+  // Duck-typed: errors from the host (or another realm) fail `instanceof Error`.
+  const message = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined
+  if (typeof message === 'string') return message
   try {
     return JSON.stringify(err)
   } catch {

@@ -76,9 +76,9 @@ export const consoleLogger: Logger = {
 /** A received frame as text or bytes; `null` for anything else. */
 export function frameData(data: unknown): string | Uint8Array | null {
   if (typeof data === 'string') return data
-  if (data instanceof Uint8Array) return data
-  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  // Realm-agnostic checks: the host may build the array with another realm's constructors.
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  if (Object.prototype.toString.call(data) === '[object ArrayBuffer]') return new Uint8Array(data as ArrayBuffer)
   return null
 }
 
