@@ -17,10 +17,10 @@ export interface HttpResponseLike {
   text?: () => Promise<string>
 }
 
-/** The shape of `signedFetch` from `~system/SignedFetch`. */
+/** The shape of `signedFetch` from `~system/SignedFetch` (its typings make `init.headers` mandatory). */
 export type SignedFetch = (req: {
   url: string
-  init?: { method?: string; headers?: Record<string, string>; body?: string }
+  init?: { method?: string; headers: Record<string, string>; body?: string }
 }) => Promise<HttpResponseLike>
 
 /** A plain `fetch` (GET only is needed). */
