@@ -97,8 +97,10 @@ function refreshBoard(text: Entity): void {
   client
     .leaderboard(LEADERBOARD, { limit: 5 })
     .then((body) => {
-      const entries = ((body as { entries?: Array<{ address?: string; score?: number }> } | null)?.entries ?? []).slice(0, 5)
-      const lines = entries.map((e, i) => `${i + 1}. ${(e.address ?? '?').slice(0, 8)}  ${e.score ?? 0}`)
+      // GET /v1/leaderboards/{id} → {leaderboard, period…, entries: [{rank, address, value, …}]}
+      type Entry = { rank?: number; address?: string; value?: number }
+      const entries = ((body as { entries?: Entry[] } | null)?.entries ?? []).slice(0, 5)
+      const lines = entries.map((e, i) => `${e.rank ?? i + 1}. ${(e.address ?? '?').slice(0, 8)}  ${e.value ?? 0}`)
       setText(text, ['Top clicks', ...lines].join('\n'))
     })
     .catch((err: { code?: string }) => setText(text, `leaderboard unavailable (${err.code})`))
