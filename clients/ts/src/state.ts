@@ -42,6 +42,17 @@ export function getAt(root: Value | undefined, path: readonly Seg[]): Value | un
   return node
 }
 
+/** The node at `path` for applying an op: keys only into maps, indices only into lists. */
+function walkStrict(root: Value, path: Path): Value | undefined {
+  let node: Value | undefined = root
+  for (const seg of path) {
+    if (Array.isArray(node) && typeof seg === 'number') node = node[seg]
+    else if (isMap(node) && typeof seg === 'string' && Object.prototype.hasOwnProperty.call(node, seg)) node = node[seg]
+    else return undefined
+  }
+  return node
+}
+
 /**
  * Applies one op to `root` in place and returns the new root (a set at the empty path replaces
  * it). Throws `PatchError` when the op does not fit the document; `root` may then be partly
@@ -64,7 +75,7 @@ export function applyOp(root: Value, op: unknown): Value {
       if (op.length !== 3) throw new PatchError('set op needs a value')
       const value = op[2] as Value
       if (p.length === 0) return value
-      const parent = getAt(root, p.slice(0, -1))
+      const parent = walkStrict(root, p.slice(0, -1))
       const last = p[p.length - 1]
       if (isMap(parent) && typeof last === 'string') {
         putKey(parent, last, value)
@@ -81,10 +92,13 @@ export function applyOp(root: Value, op: unknown): Value {
     case OP_DEL: {
       if (op.length !== 2) throw new PatchError('delete op takes no value')
       if (p.length === 0) throw new PatchError('delete of the root')
-      const parent = getAt(root, p.slice(0, -1))
+      const parent = walkStrict(root, p.slice(0, -1))
       const last = p[p.length - 1]
       if (isMap(parent) && typeof last === 'string') {
-        // Deleting a missing key leaves the same document, so it is not a disagreement.
+        // As protocol/src/state/apply.rs: the key must exist, else the mirror has diverged.
+        if (!Object.prototype.hasOwnProperty.call(parent, last)) {
+          throw new PatchError(`delete at ${pathToString(p)}: no such key`)
+        }
         delete parent[last]
       } else if (Array.isArray(parent) && typeof last === 'number') {
         if (last >= parent.length) {
@@ -98,7 +112,7 @@ export function applyOp(root: Value, op: unknown): Value {
     }
     case OP_PUSH: {
       if (op.length !== 3) throw new PatchError('push op needs a value')
-      const list = getAt(root, p)
+      const list = walkStrict(root, p)
       if (!Array.isArray(list)) throw new PatchError(`push at ${pathToString(p)}: not a list`)
       list.push(op[2] as Value)
       return root

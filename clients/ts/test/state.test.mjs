@@ -33,16 +33,14 @@ test('a set at the empty path replaces the root', () => {
   assert.deepEqual(applyOp(doc, [0, [1], { x: null }]), [1, { x: null }])
 })
 
-test('deleting a missing map key leaves the document as it was', () => {
-  assert.deepEqual(applyOp({ a: 1 }, [1, ['b']]), { a: 1 })
-})
-
 test('ops that do not fit the document throw PatchError (code protocol)', () => {
   const cases = [
     [[0, ['a', 'b'], 1], { a: 5 }, /no map or list/],
     [[0, [3], 1], [1], /past the end/],
     [[1, [1]], [1], /past the end/],
     [[1, []], {}, /root/],
+    [[1, ['b']], { a: 1 }, /no such key/],
+    [[0, ['l', '0', 'x'], 1], { l: [{}] }, /no map or list/], // a key never indexes a list // as apply.rs: a missing key means the mirror diverged
     [[2, ['a'], 1], { a: {} }, /not a list/],
     [[7, ['a'], 1], {}, /unknown op code/],
     [[0, ['a']], {}, /needs a value/],
