@@ -86,6 +86,9 @@ const DEFAULTS = {
   maxDelayMs: 10_000
 }
 
+/** Server codes after which this client must not reconnect (protocol/README.md §4). */
+const SESSION_ENDING_CODES = new Set(['replaced'])
+
 /** Client codes that mean "the network failed", as opposed to "the server refused". */
 const NETWORK_CODES = new Set(['connect_failed', 'handshake_timeout'])
 
@@ -289,6 +292,9 @@ export class PlazaClient {
         // Only 'arraybuffer' is accepted by the scene shim, which is what we set; ignore others.
       }
       let settled = false
+      // On resume the server sends the missed patches (or snapshots) *before* `resumed`: keep
+      // them and dispatch them once the session is back.
+      const early: ServerMsg[] = []
       let nonce: string | null = null
       let nonceWaiter: ((n: string) => void) | null = null
       const timer = this.hasTimers
@@ -309,6 +315,7 @@ export class PlazaClient {
         this.timers.clearTimeout(timer)
         this.ws = ws
         this.adopt(msg, resume)
+        for (const m of early) this.dispatch(m)
         resolve()
       }
       const method = this.auth[this.authIndex]
@@ -356,7 +363,8 @@ export class PlazaClient {
               fail(new PlazaError('shutdown', `server shutting down: ${msg.reason}`, { retryable: true }))
               return
             default:
-              this.logger.log(`plaza: ignoring ${msg.t} before the handshake finished`)
+              if (resume) early.push(msg)
+              else this.logger.log(`plaza: ignoring ${msg.t} before the handshake finished`)
           }
         })
       // Scene sockets: a drop may come as onerror only, or onclose once or twice. Treat the
@@ -484,6 +492,11 @@ export class PlazaClient {
         })
         const p = msg.rid !== undefined && msg.rid !== null ? this.takePending(msg.rid) : undefined
         if (p) p.reject(err)
+        else if (SESSION_ENDING_CODES.has(err.code)) {
+          // Another connection took this session over: reconnecting would steal it back, and
+          // the two would take turns forever. End here.
+          this.finish(err)
+        }
         else if (msg.room !== undefined && this.roomMap.has(msg.room)) this.roomMap.get(msg.room)?._error(err)
         else this.emitError(err)
         return

@@ -215,8 +215,9 @@ test('after a dropped TCP connection the client resumes with its token and room 
   const c2 = await peer.accept()
   c2.send({ t: 'challenge', nonce: 'n2' })
   assert.deepEqual(await c2.next(), { t: 'resume', token: 'tok-1', rooms: { R1: 6 } })
-  c2.send({ t: 'resumed', address: '0xabc', sessionId: 's-1', resumeToken: 'tok-2', rooms: ['R1'] })
+  // As the gateway does: the missed patches first, then `resumed`.
   c2.send({ t: 'patch', room: 'R1', seq: 7, ops: [[0, ['counter'], 2]] })
+  c2.send({ t: 'resumed', address: '0xabc', sessionId: 's-1', resumeToken: 'tok-2', rooms: ['R1'] })
   assert.deepEqual(await c2.next(), { t: 'msg', room: 'R1', type: 'a', data: 1 })
   assert.deepEqual(await c2.next(), { t: 'msg', room: 'R1', type: 'b', data: 2 })
   await until(() => room.seq === 7)
@@ -269,6 +270,19 @@ test('the send queue is bounded while reconnecting', async (t) => {
   const r = room.request('q', null)
   await assert.rejects(r, (e) => e.code === 'queue_full')
   await peer.accept() // let the reconnection proceed, then end it
+})
+
+test('a session taken over by another connection (replaced) ends the client instead of fighting back', async (t) => {
+  const { peer, conn, client } = await setup(t)
+  const { room } = await joinRoom(conn, client)
+  const ended = []
+  client.onClose((e) => ended.push(e.code))
+  conn.send({ t: 'error', code: 'replaced', message: 'this session was resumed on another connection', retryable: false })
+  conn.close()
+  await until(() => client.status === 'closed', 2000, 'closed')
+  assert.deepEqual(ended, ['replaced'])
+  assert.equal(room.joined, false)
+  await assert.rejects(peer.accept(300), /no connection/)
 })
 
 test('a throwing application callback does not stop message delivery (scene receive loop)', async (t) => {
