@@ -12,7 +12,9 @@ const require = createRequire(import.meta.url)
 const { Authenticator } = require('@dcl/crypto')
 const { createUnsafeIdentity } = require('@dcl/crypto/dist/crypto')
 
-export const PLAZA_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../target/debug/plaza')
+// TS_PLAZA_BIN overrides the binary (e.g. to try another build; not PLAZA_*, which the server reads
+// as config); the default is the workspace's debug build.
+export const PLAZA_BIN = process.env.TS_PLAZA_BIN ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../target/debug/plaza')
 
 /** Why the server tests cannot run here, or null when they can. */
 export function serverUnavailable() {
