@@ -121,7 +121,6 @@ export class PlazaClient {
   private readonly codec: Codec
   private readonly binaryCodec: Codec | undefined
   private readonly timers: Timers
-  private readonly hasTimers: boolean
   /** @internal */
   readonly logger: Logger
   private readonly opts: ConnectOptions
@@ -136,7 +135,7 @@ export class PlazaClient {
   private readonly queue: ClientMsg[] = []
   private readonly pending = new Map<number, Pending>()
   private readonly leaving = new Map<string, Array<(reason: string) => void>>()
-  private readonly pings = new Map<number, (rtt: number) => void>()
+  private readonly pings = new Map<number, { resolve: () => void; reject: (e: PlazaError) => void }>()
   private nextRid = 1
   private readonly roomMap = new Map<string, Room>()
   private readonly closeListeners: Array<(err: PlazaError) => void> = []
@@ -158,7 +157,6 @@ export class PlazaClient {
     this.codec = opts.codec ?? jsonCodec
     this.binaryCodec = opts.binaryCodec ?? (this.codec === jsonCodec ? undefined : this.codec)
     this.timers = opts.timers ?? globalTimers
-    this.hasTimers = opts.timers !== undefined || hasGlobalTimers()
     this.logger = opts.logger ?? consoleLogger
     this.reconnectOpts =
       opts.reconnect === false
@@ -175,6 +173,11 @@ export class PlazaClient {
       leave: (room) => this.leaveRoom(room),
       logger: this.logger
     }
+  }
+
+  /** Timers exist (asked each time: `@dcl/ecs` may install them after this client was made). */
+  private get hasTimers(): boolean {
+    return this.opts.timers !== undefined || hasGlobalTimers()
   }
 
   /** Where the client is: `open`, `reconnecting`, `closed`… */
@@ -227,7 +230,7 @@ export class PlazaClient {
     return new Promise((resolve, reject) => {
       const d = this.nextRid++
       const started = Date.now()
-      this.pings.set(d, () => resolve(Date.now() - started))
+      this.pings.set(d, { resolve: () => resolve(Date.now() - started), reject })
       if (!this.send({ t: 'ping', d })) {
         this.pings.delete(d)
         reject(new PlazaError('closed', 'cannot send ping'))
@@ -313,6 +316,12 @@ export class PlazaClient {
       const succeed = (msg: ServerMsg): void => {
         settled = true
         this.timers.clearTimeout(timer)
+        if (this._status === 'closed') {
+          // close() was called while this handshake was in flight: do not revive the client.
+          safeClose(ws)
+          reject(new PlazaError('closed', 'client closed'))
+          return
+        }
         this.ws = ws
         this.adopt(msg, resume)
         for (const m of early) this.dispatch(m)
@@ -520,9 +529,9 @@ export class PlazaClient {
         return
       }
       case 'pong': {
-        const cb = this.pings.get(Number(msg.d))
+        const waiter = this.pings.get(Number(msg.d))
         this.pings.delete(Number(msg.d))
-        if (cb) cb(0)
+        if (waiter) waiter.resolve()
         return
       }
       case 'shutdown':
@@ -682,6 +691,7 @@ export class PlazaClient {
       this.timers.clearTimeout(p.timer)
       p.reject(err)
     }
+    for (const w of this.pings.values()) w.reject(err)
     this.pings.clear()
     this.dropAllRooms(err.code === 'closed' ? 'closed' : err.code)
     for (const cb of this.closeListeners.slice()) safeCall(this.logger, 'onClose', () => cb(err))

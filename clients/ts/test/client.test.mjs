@@ -285,6 +285,20 @@ test('a session taken over by another connection (replaced) ends the client inst
   await assert.rejects(peer.accept(300), /no connection/)
 })
 
+test('close() during a reconnection handshake: the late resumed does not revive the client', async (t) => {
+  const { peer, conn, client } = await setup(t)
+  conn.drop()
+  const c2 = await peer.accept()
+  c2.send({ t: 'challenge', nonce: 'n2' })
+  assert.equal((await c2.next()).t, 'resume')
+  const pinged = client.ping()
+  client.close()
+  await assert.rejects(pinged, (e) => e.code === 'closed')
+  c2.send({ t: 'resumed', address: '0xabc', sessionId: 's-1', resumeToken: 'tok-2', rooms: [] })
+  await c2.closed // the client closes the socket it no longer wants
+  assert.equal(client.status, 'closed')
+})
+
 test('a throwing application callback does not stop message delivery (scene receive loop)', async (t) => {
   const { conn, client, logger, shimLog } = await setup(t)
   const { room } = await joinRoom(conn, client)
