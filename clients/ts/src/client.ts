@@ -211,18 +211,18 @@ export class PlazaClient {
   }
 
   /** Joins a room of `type` matching `filter`, or creates one. */
-  joinOrCreate(type: string, opts: { filter?: ValueMap; options?: ValueMap; timeoutMs?: number } = {}): Promise<Room> {
-    return this.joinCall({ t: 'joinOrCreate', rid: this.rid(), type, filter: opts.filter ?? {}, options: opts.options ?? {} }, opts.timeoutMs)
+  joinOrCreate<S = Value>(type: string, opts: { filter?: ValueMap; options?: ValueMap; timeoutMs?: number } = {}): Promise<Room<S>> {
+    return this.joinCall<S>({ t: 'joinOrCreate', rid: this.rid(), type, filter: opts.filter ?? {}, options: opts.options ?? {} }, opts.timeoutMs)
   }
 
   /** Creates a new room (a private one is joinable by id only). */
-  create(type: string, opts: { options?: ValueMap; private?: boolean; timeoutMs?: number } = {}): Promise<Room> {
-    return this.joinCall({ t: 'create', rid: this.rid(), type, options: opts.options ?? {}, private: opts.private ?? false }, opts.timeoutMs)
+  create<S = Value>(type: string, opts: { options?: ValueMap; private?: boolean; timeoutMs?: number } = {}): Promise<Room<S>> {
+    return this.joinCall<S>({ t: 'create', rid: this.rid(), type, options: opts.options ?? {}, private: opts.private ?? false }, opts.timeoutMs)
   }
 
   /** Joins a room by id. */
-  join(roomId: string, opts: { options?: ValueMap; timeoutMs?: number } = {}): Promise<Room> {
-    return this.joinCall({ t: 'join', rid: this.rid(), room: roomId, options: opts.options ?? {} }, opts.timeoutMs)
+  join<S = Value>(roomId: string, opts: { options?: ValueMap; timeoutMs?: number } = {}): Promise<Room<S>> {
+    return this.joinCall<S>({ t: 'join', rid: this.rid(), room: roomId, options: opts.options ?? {} }, opts.timeoutMs)
   }
 
   /** Application-level round trip, ms. */
@@ -585,8 +585,8 @@ export class PlazaClient {
     }
   }
 
-  private joinCall(msg: ClientMsg & { rid: number }, timeoutMs?: number): Promise<Room> {
-    return this.call<Room>(msg, timeoutMs)
+  private joinCall<S>(msg: ClientMsg & { rid: number }, timeoutMs?: number): Promise<Room<S>> {
+    return this.call<Room<S>>(msg, timeoutMs)
   }
 
   /** Sends a message carrying `rid` and resolves with what answers it. */

@@ -29,8 +29,11 @@ interface ChangeListener {
   cb: (value: Value | undefined, path: Path) => void
 }
 
-/** A room this client holds a seat in. */
-export class Room {
+/**
+ * A room this client holds a seat in. `S` is the shape you expect the state to have (e.g.
+ * `Room<{ board: { counter: number } }>`): a type for your convenience, not checked at run time.
+ */
+export class Room<S = Value> {
   /** Room id (chosen by the server). */
   readonly id: string
   /** Room type name. */
@@ -42,7 +45,7 @@ export class Room {
   private _joined = true
   private awaitingSnapshot = false
   private readonly host: RoomHost
-  private readonly stateListeners: Array<(state: Value) => void> = []
+  private readonly stateListeners: Array<(state: S) => void> = []
   private readonly changeListeners: ChangeListener[] = []
   private readonly messageListeners: Array<{ type: string; cb: (data: Value, type: string) => void }> = []
   private readonly leaveListeners: Array<(reason: string) => void> = []
@@ -59,8 +62,8 @@ export class Room {
   }
 
   /** The mirrored document (a plain object tree). Read it; never mutate it. */
-  get state(): Value {
-    return this._state
+  get state(): S {
+    return this._state as unknown as S
   }
 
   /** The seq of the last applied patch or snapshot. */
@@ -74,7 +77,7 @@ export class Room {
   }
 
   /** Called after every applied patch or snapshot with the whole state. */
-  onStateChange(cb: (state: Value) => void): Unsubscribe {
+  onStateChange(cb: (state: S) => void): Unsubscribe {
     return addListener(this.stateListeners, cb)
   }
 
@@ -219,7 +222,7 @@ export class Room {
   }
 
   private emitState(): void {
-    for (const cb of this.stateListeners.slice()) safeCall(this.host.logger, 'onStateChange', () => cb(this._state))
+    for (const cb of this.stateListeners.slice()) safeCall(this.host.logger, 'onStateChange', () => cb(this.state))
   }
 }
 

@@ -30,8 +30,11 @@ const PLAZA_URL = 'wss://plaza.example.org'
 const LEADERBOARD = 'clicks'
 const LEADERBOARD_REFRESH_S = 10
 
+/** What this scene keeps in the room's document (a type for the editor; the server owns the data). */
+type CounterState = { board?: { counter?: number } } | null
+
 let client: PlazaClient | null = null
-let room: Room | null = null
+let room: Room<CounterState> | null = null
 let myClicks = 0
 
 export function main(): void {
@@ -67,7 +70,7 @@ export function main(): void {
     .then(async (c) => {
       client = c
       c.onClose((err) => setText(counterText, `disconnected (${err.code})`))
-      room = await c.joinOrCreate('shared', { filter: { scene: 'plaza-example' } })
+      room = await c.joinOrCreate<CounterState>('shared', { filter: { scene: 'plaza-example' } })
       setText(counterText, `count: ${readCounter(room)}`)
       room.onChange('board/counter', (value) => setText(counterText, `count: ${typeof value === 'number' ? value : 0}`))
       room.onLeave((reason) => setText(counterText, `left the room (${reason})`))
@@ -86,9 +89,8 @@ export function main(): void {
   })
 }
 
-function readCounter(r: Room): number {
-  const state = r.state as { board?: { counter?: unknown } } | null
-  const v = state?.board?.counter
+function readCounter(r: Room<CounterState>): number {
+  const v = r.state?.board?.counter
   return typeof v === 'number' ? v : 0
 }
 
