@@ -11,7 +11,7 @@
 import type { AuthMethod } from './auth'
 import { jsonCodec, type Codec } from './codec'
 import { describe, PlazaError } from './errors'
-import { asServerMsg, type ClientMsg, type Limits, type ServerMsg } from './messages'
+import { asServerMsg, type ClientMsg, type Limits, type RoomInfo, type ServerMsg } from './messages'
 import { Room, safeCall, type RoomHost } from './room'
 import { readLeaderboard, submitScore, type PlainFetch, type SignedFetch } from './scores'
 import {
@@ -66,6 +66,16 @@ export interface ConnectOptions {
   signedFetch?: SignedFetch
   /** Plain fetch for leaderboard reads (default: the runtime's global `fetch`). */
   fetch?: PlainFetch
+}
+
+/** Callbacks of a lobby subscription. */
+export interface LobbyHandlers {
+  /** The whole list (first message, and again after a reconnection). */
+  onList?: (rooms: RoomInfo[]) => void
+  /** A room appeared or changed. */
+  onUpdate?: (info: RoomInfo) => void
+  /** A room went away or stopped being listed. */
+  onRemove?: (roomId: string) => void
 }
 
 /** Where the client is in its life. */
@@ -142,6 +152,8 @@ export class PlazaClient {
   private readonly errorListeners: Array<(err: PlazaError) => void> = []
   private readonly reconnectListeners: Array<(resumed: boolean) => void> = []
   private readonly host: RoomHost
+  /** The live room list while subscribed (`lobby`). */
+  private lobbySub: { type?: string; handlers: LobbyHandlers; rooms: Map<string, RoomInfo> } | null = null
 
   /** @internal Use `connect`. */
   constructor(url: string, opts: ConnectOptions) {
@@ -223,6 +235,26 @@ export class PlazaClient {
   /** Joins a room by id. */
   join<S = Value>(roomId: string, opts: { options?: ValueMap; timeoutMs?: number } = {}): Promise<Room<S>> {
     return this.joinCall<S>({ t: 'join', rid: this.rid(), room: roomId, options: opts.options ?? {} }, opts.timeoutMs)
+  }
+
+  /**
+   * Subscribes to the live room list (of one `type`, or every listed room). Replaces a previous
+   * subscription. Returns a function that ends it. `lobbyRooms` holds the current list.
+   */
+  lobby(type: string | undefined, handlers: LobbyHandlers): () => void {
+    const sub = { type, handlers, rooms: new Map<string, RoomInfo>() }
+    this.lobbySub = sub
+    this.send(type === undefined ? { t: 'lobby' } : { t: 'lobby', type })
+    return () => {
+      if (this.lobbySub !== sub) return
+      this.lobbySub = null
+      this.send({ t: 'unlobby' })
+    }
+  }
+
+  /** The rooms of the current lobby subscription, by id (empty when not subscribed). */
+  get lobbyRooms(): ReadonlyMap<string, RoomInfo> {
+    return this.lobbySub?.rooms ?? new Map()
   }
 
   /** Application-level round trip, ms. */
@@ -456,6 +488,9 @@ export class PlazaClient {
         if (this._status !== 'reconnecting') return
         this._status = 'open'
         this.attempts = 0
+        // Subscriptions belong to the connection: ask for the list again.
+        const sub = this.lobbySub
+        if (sub) this.send(sub.type === undefined ? { t: 'lobby' } : { t: 'lobby', type: sub.type })
         this.flushQueue()
         for (const cb of this.reconnectListeners.slice()) safeCall(this.logger, 'onReconnect', () => cb(resume))
       },
@@ -526,6 +561,29 @@ export class PlazaClient {
         const waiters = this.leaving.get(msg.room) ?? []
         this.leaving.delete(msg.room)
         for (const w of waiters) w(String(msg.reason))
+        return
+      }
+      case 'lobbyList': {
+        const sub = this.lobbySub
+        if (!sub || !Array.isArray(msg.rooms)) return
+        sub.rooms.clear()
+        for (const info of msg.rooms) sub.rooms.set(info.room, info)
+        const list = [...sub.rooms.values()]
+        if (sub.handlers.onList) safeCall(this.logger, 'lobby onList', () => sub.handlers.onList?.(list))
+        return
+      }
+      case 'lobbyUpdate': {
+        const sub = this.lobbySub
+        if (!sub || !msg.info) return
+        sub.rooms.set(msg.info.room, msg.info)
+        if (sub.handlers.onUpdate) safeCall(this.logger, 'lobby onUpdate', () => sub.handlers.onUpdate?.(msg.info))
+        return
+      }
+      case 'lobbyRemove': {
+        const sub = this.lobbySub
+        if (!sub) return
+        sub.rooms.delete(msg.room)
+        if (sub.handlers.onRemove) safeCall(this.logger, 'lobby onRemove', () => sub.handlers.onRemove?.(msg.room))
         return
       }
       case 'pong': {

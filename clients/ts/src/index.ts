@@ -5,7 +5,14 @@
 //! types, and a test loads its bundle in a context that has none of them). MessagePack and Node
 //! signing live in `@plaza/client/msgpack` and `@plaza/client/node`.
 
-export { connect, PlazaClient, type ClientStatus, type ConnectOptions, type ReconnectOptions } from './client'
+export {
+  connect,
+  PlazaClient,
+  type ClientStatus,
+  type ConnectOptions,
+  type LobbyHandlers,
+  type ReconnectOptions
+} from './client'
 export { Room, type RoomHost } from './room'
 export {
   challengeAuth,
@@ -18,7 +25,7 @@ export {
 } from './auth'
 export { jsonCodec, type Codec } from './codec'
 export { PlazaError, type ClientErrorCode } from './errors'
-export type { ClientMsg, Limits, ServerMsg } from './messages'
+export type { ClientMsg, Limits, RoomInfo, ServerMsg } from './messages'
 export {
   readLeaderboard,
   scoreBody,

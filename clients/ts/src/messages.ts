@@ -27,7 +27,19 @@ export type ClientMsg =
   | { t: 'resync'; room: string }
   | { t: 'lock'; room: string }
   | { t: 'unlock'; room: string }
+  | { t: 'lobby'; type?: string }
+  | { t: 'unlobby' }
   | { t: 'ping'; d: number }
+
+/** One entry of a room listing (lobby and `GET /v1/rooms`). */
+export interface RoomInfo {
+  room: string
+  type: string
+  clients: number
+  maxClients: number
+  locked: boolean
+  metadata: ValueMap
+}
 
 /** Server → client. */
 export type ServerMsg =
@@ -41,6 +53,9 @@ export type ServerMsg =
   | { t: 'snapshot'; room: string; seq: number; state: Value }
   | { t: 'msg'; room: string; type: string; data: Value }
   | { t: 'res'; rid: number; room: string; data: Value }
+  | { t: 'lobbyList'; rooms: RoomInfo[] }
+  | { t: 'lobbyUpdate'; info: RoomInfo }
+  | { t: 'lobbyRemove'; room: string }
   | { t: 'pong'; d: number }
   | { t: 'shutdown'; reason: string; retryAfterMs: number }
 

@@ -193,6 +193,29 @@ test('requests resolve with res, reject with a typed error; messages reach onMes
   assert.equal(room.send('move', {}), false)
 })
 
+test('lobby: list, update, remove keep lobbyRooms current; unsubscribing sends unlobby', async (t) => {
+  const { conn, client } = await setup(t)
+  const seen = []
+  const stop = client.lobby('shared', {
+    onList: (rooms) => seen.push(['list', rooms.map((r) => r.room)]),
+    onUpdate: (info) => seen.push(['update', info.room, info.clients]),
+    onRemove: (id) => seen.push(['remove', id])
+  })
+  assert.deepEqual(await conn.next(), { t: 'lobby', type: 'shared' })
+  const info = (room, clients) => ({ room, type: 'shared', clients, maxClients: 8, locked: false, metadata: {} })
+  conn.send({ t: 'lobbyList', rooms: [info('A', 1), info('B', 2)] })
+  conn.send({ t: 'lobbyUpdate', info: info('A', 3) })
+  conn.send({ t: 'lobbyUpdate', info: info('C', 1) })
+  conn.send({ t: 'lobbyRemove', room: 'B' })
+  await until(() => seen.length === 4, 2000, 'lobby events')
+  assert.deepEqual(seen, [['list', ['A', 'B']], ['update', 'A', 3], ['update', 'C', 1], ['remove', 'B']])
+  assert.deepEqual([...client.lobbyRooms.keys()].sort(), ['A', 'C'])
+  assert.equal(client.lobbyRooms.get('A').clients, 3)
+  stop()
+  assert.deepEqual(await conn.next(), { t: 'unlobby' })
+  assert.equal(client.lobbyRooms.size, 0)
+})
+
 test('a request with no answer times out', async (t) => {
   const { conn, client } = await setup(t)
   const { room } = await joinRoom(conn, client)
