@@ -30,6 +30,13 @@ enum Command {
     /// Auth-chain tools (debug a client's signatures).
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Exit 0 if the server at ADDR answers `GET /healthz` with 200 (for
+    /// container health checks; needs no curl in the image).
+    Healthcheck {
+        /// host:port of the server (plain HTTP).
+        #[arg(default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
 }
 
 #[derive(Args)]
@@ -97,6 +104,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Healthcheck { addr } => healthcheck(&addr),
         Command::Config(ConfigCommand::Check { file }) => {
             match Config::load(Some(&file), env_vars()) {
                 Ok(config) => {
@@ -170,6 +178,32 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("plaza: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn healthcheck(addr: &str) -> ExitCode {
+    use std::io::Write as _;
+    use std::net::ToSocketAddrs as _;
+    use std::time::Duration;
+    let Some(target) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        eprintln!("plaza: cannot resolve {addr}");
+        return ExitCode::from(2);
+    };
+    let attempt = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3))?;
+        stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+        stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"))
+    };
+    match attempt() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("plaza: healthcheck failed: {e}");
             ExitCode::from(1)
         }
     }
