@@ -22,7 +22,14 @@ async fn first_frame_headers_in_both_formats() {
     for format in [Format::MsgPack, Format::Json] {
         let id = identity();
         let (_c, welcome) = Client::authed(&server, &id, format).await;
-        let ServerMsg::Welcome { address, session_id, resume_token, limits, .. } = welcome else {
+        let ServerMsg::Welcome {
+            address,
+            session_id,
+            resume_token,
+            limits,
+            ..
+        } = welcome
+        else {
             unreachable!()
         };
         assert_eq!(address, id.address().to_lowercase());
@@ -46,8 +53,13 @@ async fn upgrade_headers_authenticate_without_a_challenge() {
             value.parse().expect("value"),
         );
     }
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
-    let mut c = Client { ws, format: Format::MsgPack };
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let mut c = Client {
+        ws,
+        format: Format::MsgPack,
+    };
     match c.recv().await {
         ServerMsg::Welcome { address, .. } => assert_eq!(address, id.address().to_lowercase()),
         other => panic!("expected welcome, got {other:?}"),
@@ -72,7 +84,10 @@ async fn ticket_handshake_is_single_use() {
 
     let mut c = Client::connect(&server.ws_url(), Format::Json).await;
     let _challenge = c.recv().await;
-    c.send(&ClientMsg::Ticket { ticket: ticket.clone() }).await;
+    c.send(&ClientMsg::Ticket {
+        ticket: ticket.clone(),
+    })
+    .await;
     match c.recv().await {
         ServerMsg::Welcome { address, .. } => assert_eq!(address, id.address().to_lowercase()),
         other => panic!("expected welcome, got {other:?}"),
@@ -86,11 +101,25 @@ async fn ticket_handshake_is_single_use() {
         },
         other => panic!("{other:?}"),
     };
-    assert!(code.starts_with("auth_") || code.contains("ticket"), "{code}");
-    assert!(matches!(again.next().await, common::Seen::Close(Some(close::AUTH_FAILED))));
+    assert!(
+        code.starts_with("auth_") || code.contains("ticket"),
+        "{code}"
+    );
+    assert!(matches!(
+        again.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
 
-    let resp = http.post(server.http_url("/v1/auth/ticket")).send().await.expect("unsigned");
-    assert!(resp.status() == 400 || resp.status() == 401, "{}", resp.status());
+    let resp = http
+        .post(server.http_url("/v1/auth/ticket"))
+        .send()
+        .await
+        .expect("unsigned");
+    assert!(
+        resp.status() == 400 || resp.status() == 401,
+        "{}",
+        resp.status()
+    );
     let body: serde_json::Value = resp.json().await.expect("json error body");
     assert!(body["error"]["code"].is_string());
 }
@@ -100,7 +129,9 @@ async fn challenge_handshake() {
     let server = TestServer::start().await;
     let id = identity();
     let mut c = Client::connect(&server.ws_url(), Format::MsgPack).await;
-    let ServerMsg::Challenge { nonce } = c.recv().await else { panic!("challenge first") };
+    let ServerMsg::Challenge { nonce } = c.recv().await else {
+        panic!("challenge first")
+    };
     assert!(nonce.len() >= 22, "challenge carries >= 128 bits: {nonce}");
     let chain = serde_json::to_value(id.sign_payload(&nonce)).expect("chain json");
     c.send(&ClientMsg::Answer { auth_chain: chain }).await;
@@ -114,10 +145,15 @@ async fn challenge_handshake() {
     let chain = serde_json::to_value(id.sign_payload("not the nonce")).expect("chain json");
     bad.send(&ClientMsg::Answer { auth_chain: chain }).await;
     match bad.next().await {
-        common::Seen::Msg(ServerMsg::Error { code, .. }) => assert!(code.starts_with("auth_"), "{code}"),
+        common::Seen::Msg(ServerMsg::Error { code, .. }) => {
+            assert!(code.starts_with("auth_"), "{code}")
+        }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(bad.next().await, common::Seen::Close(Some(close::AUTH_FAILED))));
+    assert!(matches!(
+        bad.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
 }
 
 async fn refused_headers(headers: Vec<(String, String)>) -> String {
@@ -126,14 +162,22 @@ async fn refused_headers(headers: Vec<(String, String)>) -> String {
     let _ = c.recv().await;
     c.send(&auth_msg(&headers)).await;
     let code = match c.next().await {
-        common::Seen::Msg(ServerMsg::Error { code, retryable, message, .. }) => {
+        common::Seen::Msg(ServerMsg::Error {
+            code,
+            retryable,
+            message,
+            ..
+        }) => {
             assert!(!message.is_empty());
             let _ = retryable;
             code
         }
         other => panic!("expected an error, got {other:?}"),
     };
-    assert!(matches!(c.next().await, common::Seen::Close(Some(close::AUTH_FAILED))));
+    assert!(matches!(
+        c.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
     healthy(&server).await;
     code
 }
@@ -147,7 +191,12 @@ async fn bad_signature_is_refused() {
     let foreign = ws_headers(&other);
     for (n, v) in headers.iter_mut() {
         if n == "x-identity-auth-chain-2" {
-            *v = foreign.iter().find(|(fnm, _)| fnm == n).expect("link 2").1.clone();
+            *v = foreign
+                .iter()
+                .find(|(fnm, _)| fnm == n)
+                .expect("link 2")
+                .1
+                .clone();
         }
     }
     let code = refused_headers(headers).await;
@@ -186,17 +235,23 @@ async fn replayed_headers_are_refused() {
     let _ = second.recv().await;
     second.send(&auth_msg(&headers)).await;
     match second.next().await {
-        common::Seen::Msg(ServerMsg::Error { code, .. }) => assert!(code.contains("replay"), "{code}"),
+        common::Seen::Msg(ServerMsg::Error { code, .. }) => {
+            assert!(code.contains("replay"), "{code}")
+        }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(second.next().await, common::Seen::Close(Some(close::AUTH_FAILED))));
+    assert!(matches!(
+        second.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
 }
 
 #[tokio::test]
 async fn slow_handshake_times_out() {
     let server = TestServer::start_with(|c| c.limits.handshake_timeout_ms = 300).await;
     let mut c = Client::connect(&server.ws_url(), Format::Json).await;
-    c.expect_refusal("handshake_timeout", close::HANDSHAKE_TIMEOUT).await;
+    c.expect_refusal("handshake_timeout", close::HANDSHAKE_TIMEOUT)
+        .await;
     healthy(&server).await;
 }
 
@@ -213,8 +268,10 @@ async fn oversized_frame_is_refused() {
     let server = TestServer::start_with(|c| c.limits.max_frame_bytes = 4096).await;
     let id = identity();
     let (mut c, _) = Client::authed(&server, &id, Format::MsgPack).await;
-    c.send_raw(Message::Binary(vec![0x90u8; 10_000].into())).await;
-    c.expect_refusal("frame_too_large", close::FRAME_TOO_LARGE).await;
+    c.send_raw(Message::Binary(vec![0x90u8; 10_000].into()))
+        .await;
+    c.expect_refusal("frame_too_large", close::FRAME_TOO_LARGE)
+        .await;
     healthy(&server).await;
 }
 
@@ -223,7 +280,8 @@ async fn garbage_bytes_are_refused() {
     let server = TestServer::start().await;
     let id = identity();
     let (mut c, _) = Client::authed(&server, &id, Format::MsgPack).await;
-    c.send_raw(Message::Binary(vec![0xc1, 0xff, 0x00, 0x13].into())).await;
+    c.send_raw(Message::Binary(vec![0xc1, 0xff, 0x00, 0x13].into()))
+        .await;
     c.expect_refusal("protocol_error", close::PROTOCOL).await;
     let mut pre = Client::connect(&server.ws_url(), Format::Json).await;
     pre.send_raw(Message::Text("{not json".into())).await;
@@ -269,14 +327,22 @@ async fn flood_is_dropped_then_warned_then_closed() {
     loop {
         match c.next().await {
             common::Seen::Msg(ServerMsg::Pong { .. }) => pongs += 1,
-            common::Seen::Msg(ServerMsg::Error { code, .. }) if code == "rate_limited" => warned = true,
+            common::Seen::Msg(ServerMsg::Error { code, .. }) if code == "rate_limited" => {
+                warned = true
+            }
             common::Seen::Msg(ServerMsg::Error { code, .. }) if code == "flood" => break,
             other => panic!("unexpected {other:?}"),
         }
     }
     assert!(warned, "a rate_limited error precedes the close");
-    assert!((5..=7).contains(&pongs), "only the burst was served: {pongs}");
-    assert!(matches!(c.next().await, common::Seen::Close(Some(close::FLOOD))));
+    assert!(
+        (5..=7).contains(&pongs),
+        "only the burst was served: {pongs}"
+    );
+    assert!(matches!(
+        c.next().await,
+        common::Seen::Close(Some(close::FLOOD))
+    ));
     healthy(&server).await;
 }
 
@@ -292,11 +358,14 @@ async fn per_ip_and_per_wallet_limits() {
     let mut second = Client::connect(&server.ws_url(), Format::Json).await;
     let _ = second.recv().await;
     second.send(&auth_msg(&ws_headers(&id))).await;
-    second.expect_refusal("too_many_connections_wallet", close::TOO_MANY_CONNECTIONS).await;
+    second
+        .expect_refusal("too_many_connections_wallet", close::TOO_MANY_CONNECTIONS)
+        .await;
     let _a = Client::connect(&server.ws_url(), Format::Json).await;
     let _b = Client::connect(&server.ws_url(), Format::Json).await;
     let mut c = Client::connect(&server.ws_url(), Format::Json).await;
-    c.expect_refusal("too_many_connections_ip", close::TOO_MANY_CONNECTIONS).await;
+    c.expect_refusal("too_many_connections_ip", close::TOO_MANY_CONNECTIONS)
+        .await;
 }
 
 #[tokio::test]
@@ -304,20 +373,42 @@ async fn resume_restores_the_session_and_bad_tokens_leak_nothing() {
     let server = TestServer::start().await;
     let id = identity();
     let (c, welcome) = Client::authed(&server, &id, Format::MsgPack).await;
-    let ServerMsg::Welcome { session_id, resume_token, .. } = welcome else { unreachable!() };
+    let ServerMsg::Welcome {
+        session_id,
+        resume_token,
+        ..
+    } = welcome
+    else {
+        unreachable!()
+    };
     drop(c);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 
     let mut bad = Client::connect(&server.ws_url(), Format::MsgPack).await;
     let _ = bad.recv().await;
-    bad.send(&ClientMsg::Resume { token: "nope".into(), rooms: BTreeMap::new() }).await;
-    bad.expect_refusal("resume_invalid", close::RESUME_FAILED).await;
+    bad.send(&ClientMsg::Resume {
+        token: "nope".into(),
+        rooms: BTreeMap::new(),
+    })
+    .await;
+    bad.expect_refusal("resume_invalid", close::RESUME_FAILED)
+        .await;
 
     let mut again = Client::connect(&server.ws_url(), Format::MsgPack).await;
     let _ = again.recv().await;
-    again.send(&ClientMsg::Resume { token: resume_token.clone(), rooms: BTreeMap::new() }).await;
+    again
+        .send(&ClientMsg::Resume {
+            token: resume_token.clone(),
+            rooms: BTreeMap::new(),
+        })
+        .await;
     match again.recv().await {
-        ServerMsg::Resumed { session_id: sid, resume_token: fresh, address, .. } => {
+        ServerMsg::Resumed {
+            session_id: sid,
+            resume_token: fresh,
+            address,
+            ..
+        } => {
             assert_eq!(sid, session_id);
             assert_ne!(fresh, resume_token, "the token is rotated");
             assert_eq!(address, id.address().to_lowercase());
@@ -327,18 +418,31 @@ async fn resume_restores_the_session_and_bad_tokens_leak_nothing() {
     // The spent token no longer works.
     let mut spent = Client::connect(&server.ws_url(), Format::MsgPack).await;
     let _ = spent.recv().await;
-    spent.send(&ClientMsg::Resume { token: resume_token, rooms: BTreeMap::new() }).await;
-    spent.expect_refusal("resume_invalid", close::RESUME_FAILED).await;
+    spent
+        .send(&ClientMsg::Resume {
+            token: resume_token,
+            rooms: BTreeMap::new(),
+        })
+        .await;
+    spent
+        .expect_refusal("resume_invalid", close::RESUME_FAILED)
+        .await;
 }
 
 #[tokio::test]
 async fn resume_takes_over_a_live_connection() {
     let server = TestServer::start().await;
     let (mut old, welcome) = Client::authed(&server, &identity(), Format::Json).await;
-    let ServerMsg::Welcome { resume_token, .. } = welcome else { unreachable!() };
+    let ServerMsg::Welcome { resume_token, .. } = welcome else {
+        unreachable!()
+    };
     let mut new = Client::connect(&server.ws_url(), Format::Json).await;
     let _ = new.recv().await;
-    new.send(&ClientMsg::Resume { token: resume_token, rooms: BTreeMap::new() }).await;
+    new.send(&ClientMsg::Resume {
+        token: resume_token,
+        rooms: BTreeMap::new(),
+    })
+    .await;
     assert!(matches!(new.recv().await, ServerMsg::Resumed { .. }));
     old.expect_refusal("replaced", close::REPLACED).await;
 }
@@ -356,7 +460,10 @@ async fn shutdown_tells_every_client_and_drains() {
             }
             other => panic!("expected shutdown, got {other:?}"),
         }
-        assert!(matches!(c.next().await, common::Seen::Close(Some(close::GOING_AWAY))));
+        assert!(matches!(
+            c.next().await,
+            common::Seen::Close(Some(close::GOING_AWAY))
+        ));
     }
     stopping.await.expect("join").expect("run returns Ok");
 }
@@ -366,9 +473,17 @@ async fn health_ready_and_metrics() {
     let server = TestServer::start().await;
     let _c = Client::authed(&server, &identity(), Format::Json).await;
     let http = reqwest::Client::new();
-    let r = http.get(server.http_url("/healthz")).send().await.expect("healthz");
+    let r = http
+        .get(server.http_url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(r.status(), 200);
-    let r = http.get(server.http_url("/readyz")).send().await.expect("readyz");
+    let r = http
+        .get(server.http_url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(r.status(), 200);
     let text = http
         .get(server.http_url("/metrics"))

@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use plaza_protocol::{decode, encode, ClientMsg, Format, ServerMsg};
 use futures_util::{SinkExt, StreamExt};
+use plaza_protocol::{decode, encode, ClientMsg, Format, ServerMsg};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -26,7 +26,9 @@ async fn wss_with_a_self_signed_certificate() {
     .await;
 
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).expect("trust the test cert");
+    roots
+        .add(cert.cert.der().clone())
+        .expect("trust the test cert");
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -49,11 +51,18 @@ async fn wss_with_a_self_signed_certificate() {
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     let tls = connector.connect(name, tcp).await.expect("TLS handshake");
     let url = format!("wss://localhost:{}/v1/ws", server.addr.port());
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.expect("wss upgrade");
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tls)
+        .await
+        .expect("wss upgrade");
 
     let challenge = ws.next().await.expect("frame").expect("ok");
-    let Message::Text(text) = challenge else { panic!("challenge is text") };
-    assert!(matches!(decode::<ServerMsg>(text.as_bytes(), Format::Json), Ok(ServerMsg::Challenge { .. })));
+    let Message::Text(text) = challenge else {
+        panic!("challenge is text")
+    };
+    assert!(matches!(
+        decode::<ServerMsg>(text.as_bytes(), Format::Json),
+        Ok(ServerMsg::Challenge { .. })
+    ));
     let id = identity();
     let auth = encode(&auth_msg(&ws_headers(&id)), Format::MsgPack).expect("encode");
     ws.send(Message::Binary(auth.into())).await.expect("send");
@@ -66,7 +75,12 @@ async fn wss_with_a_self_signed_certificate() {
     }
     let ping = encode(&ClientMsg::Ping { d: 7.0 }, Format::MsgPack).expect("encode");
     ws.send(Message::Binary(ping.into())).await.expect("send");
-    let Message::Binary(b) = ws.next().await.expect("frame").expect("ok") else { panic!("pong") };
-    assert_eq!(decode::<ServerMsg>(&b, Format::MsgPack).expect("decode"), ServerMsg::Pong { d: 7.0 });
+    let Message::Binary(b) = ws.next().await.expect("frame").expect("ok") else {
+        panic!("pong")
+    };
+    assert_eq!(
+        decode::<ServerMsg>(&b, Format::MsgPack).expect("decode"),
+        ServerMsg::Pong { d: 7.0 }
+    );
     server.stop().await.expect("stops");
 }

@@ -36,7 +36,12 @@ impl TestServer {
         let task = tokio::spawn(plaza::server::run(listener, config, async move {
             let _ = stopped.await;
         }));
-        Self { addr, stop: Some(stop), task: Some(task), _data: data }
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+            _data: data,
+        }
     }
 
     /// Starts a server with the default test config.
@@ -98,7 +103,9 @@ pub fn ws_headers(id: &EphemeralIdentity) -> Vec<(String, String)> {
 
 /// The `auth` first frame for `headers`.
 pub fn auth_msg(headers: &[(String, String)]) -> ClientMsg {
-    ClientMsg::Auth { headers: headers.iter().cloned().collect() }
+    ClientMsg::Auth {
+        headers: headers.iter().cloned().collect(),
+    }
 }
 
 /// A protocol client.
@@ -118,15 +125,24 @@ pub enum Seen {
 impl Client {
     /// Connects to `url` (no handshake yet).
     pub async fn connect(url: &str, format: Format) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
         Self { ws, format }
     }
 
     /// Connects, reads the challenge, sends signed headers, expects `welcome`.
-    pub async fn authed(server: &TestServer, id: &EphemeralIdentity, format: Format) -> (Self, ServerMsg) {
+    pub async fn authed(
+        server: &TestServer,
+        id: &EphemeralIdentity,
+        format: Format,
+    ) -> (Self, ServerMsg) {
         let mut c = Self::connect(&server.ws_url(), format).await;
         let challenge = c.recv().await;
-        assert!(matches!(challenge, ServerMsg::Challenge { .. }), "{challenge:?}");
+        assert!(
+            matches!(challenge, ServerMsg::Challenge { .. }),
+            "{challenge:?}"
+        );
         c.send(&auth_msg(&ws_headers(id))).await;
         let welcome = c.recv().await;
         assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
