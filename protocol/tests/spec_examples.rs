@@ -32,14 +32,22 @@ fn blocks(text: &str) -> Vec<(String, String)> {
 }
 
 fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
 fn readme_examples_match_the_encoder() {
     let text = include_str!("../README.md");
     let pairs = blocks(text);
-    assert!(pairs.len() >= 20, "expected the README's worked examples, found {}", pairs.len());
+    assert!(
+        pairs.len() >= 20,
+        "expected the README's worked examples, found {}",
+        pairs.len()
+    );
     let mut failures = Vec::new();
     for (json, hex) in pairs {
         let want: String = hex.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -52,8 +60,15 @@ fn readme_examples_match_the_encoder() {
             continue;
         };
         if got != want {
-            failures.push(format!("{}\n  README: {want}\n  actual: {got}", json.trim()));
+            failures.push(format!(
+                "{}\n  README: {want}\n  actual: {got}",
+                json.trim()
+            ));
         }
     }
-    assert!(failures.is_empty(), "README examples out of date:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "README examples out of date:\n{}",
+        failures.join("\n")
+    );
 }

@@ -154,8 +154,15 @@ async fn connection(
         // Dropping the connection drops its close sender, which ends a writer
         // that was not already told to close.
         drop(conn);
-        // Give the writer a moment to flush the close, then stop it.
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        // Give the writer a moment to flush the close, then stop it: a
+        // client that stopped reading must not keep the task alive.
+        let abort = writer.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), writer)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
         metrics::gauge!("plaza_connections_open").decrement(1.0);
         drop(permit);
     }
@@ -707,6 +714,18 @@ async fn writer(
             closing = &mut close_rx => {
                 if let Ok(closing) = closing {
                     let f = format.load(Ordering::Acquire);
+                    // What was queued before the refusal still goes out (a
+                    // bounded amount: the queue's capacity), then the error.
+                    while let Ok(item) = rx.try_recv() {
+                        if matches!(item, Outgoing::Close { .. }) {
+                            break;
+                        }
+                        if let Some(m) = render(item, f) {
+                            if sink.feed(m).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
                     if let Some(error) = closing.error {
                         if let Some(m) = render(Outgoing::Msg(Box::new(error)), f) {
                             let _ = sink.feed(m).await;
