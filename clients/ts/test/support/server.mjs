@@ -24,6 +24,22 @@ export function serverUnavailable() {
   return null
 }
 
+/**
+ * Whether this build accepts `configToml` (`plaza config check`): the scores tests use it to tell
+ * a build without the scores module from a broken one.
+ */
+export function acceptsConfig(configToml) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plaza-ts-check-'))
+  try {
+    const file = path.join(dir, 'check.toml')
+    fs.writeFileSync(file, configToml)
+    const r = spawnSync(PLAZA_BIN, ['config', 'check', file], { encoding: 'utf8', timeout: 10_000 })
+    return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function freePort() {
   const s = net.createServer()
   await new Promise((r) => s.listen(0, '127.0.0.1', r))
