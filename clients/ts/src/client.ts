@@ -142,7 +142,8 @@ export class PlazaClient {
   private attempts = 0
   private retryAfterMs: number | null = null
   private reconnectTimer: unknown = undefined
-  private readonly queue: ClientMsg[] = []
+  /** Encoded frames waiting for a connection (bounded by `maxQueued`). */
+  private readonly queue: Array<string | Uint8Array> = []
   private readonly pending = new Map<number, Pending>()
   private readonly leaving = new Map<string, Array<(reason: string) => void>>()
   private readonly pings = new Map<number, { resolve: () => void; reject: (e: PlazaError) => void }>()
@@ -263,9 +264,10 @@ export class PlazaClient {
       const d = this.nextRid++
       const started = Date.now()
       this.pings.set(d, { resolve: () => resolve(Date.now() - started), reject })
-      if (!this.send({ t: 'ping', d })) {
+      const err = this.trySend({ t: 'ping', d })
+      if (err) {
         this.pings.delete(d)
-        reject(new PlazaError('closed', 'cannot send ping'))
+        reject(err)
       }
     })
   }
@@ -602,31 +604,50 @@ export class PlazaClient {
     }
   }
 
-  /** Sends now when open, queues while connecting/reconnecting; `false` when dropped. */
+  /** Sends now when open, queues while connecting/reconnecting; `false` (and `onError`) when dropped. */
   private send(msg: ClientMsg): boolean {
-    if (this._status === 'closed') return false
-    if (this._status === 'open' && this.ws && this.queue.length === 0) {
-      if (this.sendOn(this.ws, msg)) return true
-    }
-    const max = this.opts.maxQueued ?? DEFAULTS.maxQueued
-    if (this.queue.length >= max) {
-      this.emitError(new PlazaError('queue_full', `more than ${max} messages queued while reconnecting`, { retryable: true }))
-      return false
-    }
-    this.queue.push(msg)
-    return true
+    const err = this.trySend(msg)
+    if (err && err.code !== 'closed') this.emitError(err)
+    return err === null
   }
 
-  /** Encodes and sends on `ws` if it is open; never throws. */
-  private sendOn(ws: SocketLike, msg: ClientMsg): boolean {
-    if (!isOpen(ws)) return false
+  /** Sends or queues; the reason when the message was dropped. Never throws. */
+  private trySend(msg: ClientMsg): PlazaError | null {
+    if (this._status === 'closed') return new PlazaError('closed', `client closed: ${msg.t} not sent`)
     let frame: string | Uint8Array
     try {
       frame = this.codec.encode(msg)
     } catch (err) {
-      this.logger.error(`plaza: cannot encode ${msg.t}: ${describe(err)}`)
-      return true // dropping it is the only option; queueing would fail again
+      return new PlazaError('protocol', `cannot encode ${msg.t}: ${describe(err)}`)
     }
+    // The server closes the connection on an oversized frame: refuse it here instead.
+    const limit = this.limits?.maxFrameBytes
+    const size = typeof frame === 'string' ? utf8Length(frame) : frame.length
+    if (limit && size > limit) {
+      return new PlazaError('frame_too_large', `${msg.t} is ${size} bytes, over the server's ${limit}`)
+    }
+    if (this._status === 'open' && this.ws && this.queue.length === 0 && this.sendFrame(this.ws, frame)) return null
+    const max = this.opts.maxQueued ?? DEFAULTS.maxQueued
+    if (this.queue.length >= max) {
+      return new PlazaError('queue_full', `more than ${max} messages queued while reconnecting`, { retryable: true })
+    }
+    this.queue.push(frame)
+    return null
+  }
+
+  /** Encodes and sends a handshake message on `ws` if it is open; never throws. */
+  private sendOn(ws: SocketLike, msg: ClientMsg): boolean {
+    try {
+      return this.sendFrame(ws, this.codec.encode(msg))
+    } catch (err) {
+      this.logger.error(`plaza: cannot encode ${msg.t}: ${describe(err)}`)
+      return false
+    }
+  }
+
+  /** Sends one frame if `ws` is open; `false` when it could not (never throws). */
+  private sendFrame(ws: SocketLike, frame: string | Uint8Array): boolean {
+    if (!isOpen(ws)) return false
     try {
       ws.send(frame)
       return true
@@ -638,7 +659,7 @@ export class PlazaClient {
 
   private flushQueue(): void {
     while (this.queue.length > 0 && this._status === 'open' && this.ws) {
-      if (!this.sendOn(this.ws, this.queue[0])) return
+      if (!this.sendFrame(this.ws, this.queue[0])) return
       this.queue.shift()
     }
   }
@@ -657,9 +678,10 @@ export class PlazaClient {
           }, ms)
         : undefined
       this.pending.set(msg.rid, { resolve: resolve as (v: unknown) => void, reject, timer })
-      if (!this.send(msg)) {
+      const err = this.trySend(msg)
+      if (err) {
         this.takePending(msg.rid)
-        reject(new PlazaError(this._status === 'closed' ? 'closed' : 'queue_full', `cannot send ${msg.t}`))
+        reject(err)
       }
     })
   }
@@ -754,6 +776,21 @@ export class PlazaClient {
     this.dropAllRooms(err.code === 'closed' ? 'closed' : err.code)
     for (const cb of this.closeListeners.slice()) safeCall(this.logger, 'onClose', () => cb(err))
   }
+}
+
+/** Bytes of `s` in UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes), without `TextEncoder`. */
+export function utf8Length(s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
 }
 
 function listen<T>(list: T[], cb: T): () => void {

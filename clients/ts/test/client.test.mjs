@@ -216,6 +216,27 @@ test('lobby: list, update, remove keep lobbyRooms current; unsubscribing sends u
   assert.equal(client.lobbyRooms.size, 0)
 })
 
+test('a message over the announced maxFrameBytes is refused locally, the connection stays up', async (t) => {
+  const { conn, client } = await setup(t)
+  const { room } = await joinRoom(conn, client)
+  const errors = []
+  client.onError((e) => errors.push(e.code))
+  // welcome announced maxFrameBytes 65536; 'é' is 2 bytes in UTF-8, so 40k of them is 80 KB.
+  assert.equal(room.send('big', 'é'.repeat(40_000)), false)
+  assert.deepEqual(errors, ['frame_too_large'])
+  await assert.rejects(room.request('big', 'x'.repeat(70_000)), (e) => e.code === 'frame_too_large')
+  assert.equal(room.send('small', 'é'.repeat(1000)), true)
+  assert.equal((await conn.next()).type, 'small')
+  assert.equal(client.status, 'open')
+})
+
+test('utf8Length counts UTF-8 bytes like Buffer.byteLength', () => {
+  const { utf8Length } = require('../dist/client.js')
+  for (const s of ['', 'abc', 'é', '€', '🎮', 'a\u{10FFFF}b', '\uD800', '\uDC00x', 'プラザ héllo 🎮']) {
+    assert.equal(utf8Length(s), Buffer.byteLength(s, 'utf8'), JSON.stringify(s))
+  }
+})
+
 test('a request with no answer times out', async (t) => {
   const { conn, client } = await setup(t)
   const { room } = await joinRoom(conn, client)

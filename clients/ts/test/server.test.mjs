@@ -67,7 +67,11 @@ function serverView(room) {
 }
 
 async function converged(room, view, what) {
-  await until(() => valueEquals(room.state, view), 5000, `${what} to converge; mirror ${JSON.stringify(room.state)} vs server ${JSON.stringify(view)}`)
+  try {
+    await until(() => valueEquals(room.state, view), 5000, `${what} to converge`)
+  } catch (e) {
+    throw new Error(`${e.message}; mirror ${JSON.stringify(room.state)} vs server ${JSON.stringify(view)}`)
+  }
 }
 
 serverTest('Node: first-frame signed headers from a real @dcl/crypto identity, MessagePack frames', async () => {
@@ -123,8 +127,10 @@ serverTest('two clients in one shared room converge with the server view; reques
   ra.send('set', { path: 'board/tmp', value: 1 })
   ra.send('del', { path: 'board/tmp' })
   rb.send('set', { path: 'board/bytes', value: new Uint8Array([0, 255, 7]) })
-  // A request after the writes: answered once they are applied.
+  // A request after each client's writes is answered once they are applied (one connection's
+  // messages reach the room in order; two connections' do not race past this point).
   assert.equal(await ra.request('get', { path: 'board/counter' }), 5)
+  assert.deepEqual(await rb.request('get', { path: 'board/bytes' }), new Uint8Array([0, 255, 7]))
   const view = await serverView(ra)
   assert.equal(view.board.counter, 5)
   assert.deepEqual(view.board.list, ['x', { deep: [true, null, 'é🎮'] }])
@@ -225,6 +231,7 @@ serverTest('scene shim: explorer-style getHeaders, JSON text frames, convergence
   const other = await nodeClient()
   const ro = await other.client.joinOrCreate('shared', { filter })
   assert.equal(room.send('set', { path: 'board/text', value: 'héllo' }), true)
+  assert.equal(await room.request('get', { path: 'board/text' }), 'héllo') // the send is applied
   await ro.request('set', { path: 'board/bin', value: new Uint8Array([1, 2, 3]) })
   await converged(room, await serverView(ro), 'scene client')
   assert.ok(room.state.board.bin instanceof Uint8Array)
