@@ -299,7 +299,6 @@ export class PlazaClient {
     for (this.authIndex = 0; this.authIndex < this.auth.length; this.authIndex++) {
       try {
         await this.handshake(false)
-        this._status = 'open'
         return
       } catch (err) {
         last = toPlazaError(err)
@@ -357,6 +356,9 @@ export class PlazaClient {
           return
         }
         this.ws = ws
+        // Open from here on, synchronously: a drop noticed before the caller's continuation runs
+        // must start a reconnection, not be ignored as "still reconnecting".
+        this._status = 'open'
         this.adopt(msg, resume)
         for (const m of early) this.dispatch(m)
         resolve()
@@ -487,22 +489,25 @@ export class PlazaClient {
     const resume = this.resumeToken !== null
     this.handshake(resume).then(
       () => {
-        if (this._status !== 'reconnecting') return
-        this._status = 'open'
         this.attempts = 0
-        // Subscriptions belong to the connection: ask for the list again.
-        const sub = this.lobbySub
-        if (sub) this.send(sub.type === undefined ? { t: 'lobby' } : { t: 'lobby', type: sub.type })
-        this.flushQueue()
+        if (this._status === 'open') {
+          // Subscriptions belong to the connection: ask for the list again.
+          const sub = this.lobbySub
+          if (sub) this.send(sub.type === undefined ? { t: 'lobby' } : { t: 'lobby', type: sub.type })
+          this.flushQueue()
+        }
         for (const cb of this.reconnectListeners.slice()) safeCall(this.logger, 'onReconnect', () => cb(resume))
       },
       (err) => {
         const e = toPlazaError(err)
         this.logger.log(`plaza: reconnection attempt failed: ${e.code}: ${e.message}`)
         if (this._status !== 'reconnecting') return
-        if (!NETWORK_CODES.has(e.code) && e.code !== 'shutdown') {
+        // A refusal that will fail again as is (`retryable: false`): a spent or expired token, or
+        // an auth method the server does not accept. Anything else (network, limits, shutdown):
+        // the same attempt later.
+        if (!NETWORK_CODES.has(e.code) && !e.retryable) {
           if (resume) {
-            // The server refused the token (expired, spent): start a fresh session now.
+            // The token is gone: start a fresh session now; the seats went with the old one.
             this.resumeToken = null
             this.dropAllRooms('resume_failed')
             this.reconnectOnce()

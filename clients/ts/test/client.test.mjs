@@ -300,6 +300,23 @@ test('a refused resume starts a fresh session and the rooms are left with resume
   assert.equal(client.rooms.size, 0)
 })
 
+test('a retryable refusal of a resume keeps the token and tries again later', async (t) => {
+  const { peer, conn, client } = await setup(t)
+  const { room } = await joinRoom(conn, client)
+  conn.drop()
+  const c2 = await peer.accept()
+  c2.send({ t: 'challenge', nonce: 'n2' })
+  assert.deepEqual(await c2.next(), { t: 'resume', token: 'tok-1', rooms: { R1: 5 } })
+  c2.send({ t: 'error', code: 'too_many_connections_wallet', message: 'limit', retryable: true })
+  c2.close()
+  const c3 = await peer.accept()
+  c3.send({ t: 'challenge', nonce: 'n3' })
+  assert.deepEqual(await c3.next(), { t: 'resume', token: 'tok-1', rooms: { R1: 5 } })
+  c3.send({ t: 'resumed', address: '0xabc', sessionId: 's-1', resumeToken: 'tok-2', rooms: ['R1'] })
+  await until(() => client.status === 'open', 2000, 'resumed')
+  assert.equal(room.joined, true)
+})
+
 test('the send queue is bounded while reconnecting', async (t) => {
   const { peer, conn, client } = await setup(t, { maxQueued: 2 })
   const { room } = await joinRoom(conn, client)
