@@ -106,7 +106,12 @@ impl Document {
         self.limits
     }
 
-    /// The whole tree (what a snapshot sends).
+    /// The whole tree (what a snapshot sends). A snapshot labelled with seq
+    /// `N` must be the state patch `N` left, so take it when
+    /// [`has_changes`](Document::has_changes) is false (right after
+    /// [`take_ops`](Document::take_ops)): otherwise the next patch would
+    /// repeat writes the snapshot already holds (a repeated push or delete
+    /// does not apply twice cleanly).
     pub fn root(&self) -> &Value {
         &self.root
     }
