@@ -547,3 +547,28 @@ fn spec_worked_example_matches_the_codec() {
         )])
     );
 }
+
+#[test]
+fn apply_op_goes_through_the_checks() {
+    let mut doc = Document::new();
+    let mut mirror = doc.root().clone();
+    doc.apply_op(Op::Set(path!["l"], Value::List(vec![])))
+        .expect("set");
+    doc.apply_op(Op::Push(path!["l"], 1.into())).expect("push");
+    doc.apply_op(Op::Del(path!["nothing"]))
+        .expect("deleting nothing is fine");
+    assert_eq!(
+        doc.apply_op(Op::Set(path!["$k"], 1.into()))
+            .map_err(|e| e.code()),
+        Err("reserved_key")
+    );
+    assert_eq!(
+        doc.apply_op(Op::Push(path!["l"], f64::NAN.into()))
+            .map_err(|e| e.code()),
+        Err("non_finite")
+    );
+    assert_eq!(
+        sync(&mut doc, &mut mirror),
+        vec![Op::Set(path!["l"], [1].into())]
+    );
+}

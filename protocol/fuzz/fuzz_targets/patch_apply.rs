@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let format = if selector & 1 == 0 { Format::MsgPack } else { Format::Json };
+    let format = if selector & 1 == 0 {
+        Format::MsgPack
+    } else {
+        Format::Json
+    };
     let Ok(ops) = decode::<Vec<Op>>(rest, format) else {
         return;
     };
@@ -22,15 +26,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = apply_all(&mut mirror, &ops);
 
     // The server document, with small limits so they get hit.
-    let limits = DocLimits { max_bytes: 4096, max_depth: 8 };
+    let limits = DocLimits {
+        max_bytes: 4096,
+        max_depth: 8,
+    };
     let mut doc = Document::with_limits(limits);
     let mut shadow = doc.root().clone();
     for (i, op) in ops.into_iter().enumerate() {
-        let _ = match op {
-            Op::Set(path, value) => doc.set(&path, value),
-            Op::Del(path) => doc.delete(&path).map(drop),
-            Op::Push(path, value) => doc.push(&path, value),
-        };
+        let _ = doc.apply_op(op);
         let size = encode(doc.root(), Format::MsgPack).map(|b| b.len());
         assert_eq!(size.ok(), Some(doc.size_bytes()), "size drifted");
         assert!(doc.size_bytes() <= limits.max_bytes && doc.depth() <= limits.max_depth);

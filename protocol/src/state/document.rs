@@ -273,6 +273,17 @@ impl Document {
         Ok(())
     }
 
+    /// Performs `op` through the checked API (what a room does with a write a
+    /// client sent): [`set`](Document::set), [`delete`](Document::delete)
+    /// (deleting nothing is not an error) or [`push`](Document::push).
+    pub fn apply_op(&mut self, op: Op) -> Result<(), DocError> {
+        match op {
+            Op::Set(path, value) => self.set(&path, value),
+            Op::Del(path) => self.delete(&path).map(drop),
+            Op::Push(path, value) => self.push(&path, value),
+        }
+    }
+
     /// Whether anything was written since the last [`take_ops`](Document::take_ops).
     /// Writes that cancel out (create then delete) count until the next take,
     /// which may then return no ops.
