@@ -449,6 +449,11 @@ async fn one_seat_per_wallet_replace_and_refuse() {
         2,
         "the refused join released its reservation"
     );
+    // One seat per session per room: a repeated joinOrCreate is refused.
+    mgr.dispatch(&first.client, join_or_create("strict", 6, &[]))
+        .await;
+    assert_eq!(first.error().await.0, "already_joined");
+    assert_eq!(mgr.list(Some("strict"))[0].clients, 2);
 }
 
 #[tokio::test]

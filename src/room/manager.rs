@@ -505,7 +505,6 @@ impl Registry {
     ) -> Result<(), RoomError> {
         self.check_open()?;
         let rtype = self.room_type(kind)?;
-        let mine = self.session_rooms(&client.session_id);
         let (tx, shared, created) = {
             let mut matcher = self.matcher.lock();
             let found = matcher.get(kind).and_then(|rooms| {
@@ -514,7 +513,6 @@ impl Registry {
                     .find(|s| {
                         !s.private
                             && s.joinable().is_ok()
-                            && !mine.iter().any(|m| *m == s.id)
                             && filter_matches(&s.metadata.read(), &filter)
                     })
                     .cloned()
