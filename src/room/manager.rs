@@ -296,7 +296,12 @@ impl RoomManager {
         last_seqs: &BTreeMap<String, u64>,
     ) -> Vec<String> {
         let mut waiting = Vec::new();
-        for room in self.inner.session_rooms(&client.session_id) {
+        let mut rooms = self.inner.session_rooms(&client.session_id);
+        // A room appears twice only while a refused join is in flight; one
+        // resume per room is enough (a second would replay patches twice).
+        rooms.sort();
+        rooms.dedup();
+        for room in rooms {
             let Some(tx) = self.inner.rooms.get(&*room).map(|h| h.tx.clone()) else {
                 continue;
             };
@@ -319,7 +324,6 @@ impl RoomManager {
             }
         }
         held.sort();
-        held.dedup();
         held
     }
 
