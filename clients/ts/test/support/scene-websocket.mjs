@@ -152,11 +152,6 @@ export function sceneWebSocketClass({ realm = globalThis, log = [] } = {}) {
       this.#state = CLOSING
       this.#ws.close(1000, '')
     }
-
-    /** Test hook: kill the TCP connection without a close frame (§3.9). */
-    _dropTcp() {
-      this.#ws._socket?.destroy()
-    }
   }
   return SceneWebSocket
 }
