@@ -55,7 +55,8 @@ export function sceneWebSocketClass({ realm = globalThis, log = [] } = {}) {
         }
       })
       ws.on('close', (code) => {
-        if (this.#state === CONNECTING) return // §3.10 handled by 'error'
+        // §3.10: a connect failure was reported by 'error' (state CLOSED already); nothing more.
+        if (this.#state === CONNECTING || (this.#state === CLOSED && !this.#closedByUs)) return
         if (this.#closedByUs) {
           this.#state = CLOSED
           // §3.11: the host close completes and the pending receive returns Close: twice.
