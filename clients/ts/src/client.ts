@@ -525,10 +525,15 @@ export class PlazaClient {
     switch (msg.t) {
       case 'joined': {
         const p = this.takePending(msg.rid)
+        if (!p) {
+          // The join timed out here but succeeded there: nobody holds this room, free the seat.
+          this.logger.log(`plaza: late join of ${msg.room} (rid ${msg.rid}) released`)
+          this.send({ t: 'leave', room: msg.room })
+          return
+        }
         const room = new Room(this.host, msg)
         this.roomMap.set(room.id, room)
-        if (p) p.resolve(room)
-        else this.logger.log(`plaza: joined ${room.id} with no pending request (rid ${msg.rid})`)
+        p.resolve(room)
         return
       }
       case 'res': {

@@ -237,6 +237,16 @@ test('utf8Length counts UTF-8 bytes like Buffer.byteLength', () => {
   }
 })
 
+test('a join that answers after its timeout is left at once (no orphan seat)', async (t) => {
+  const { conn, client } = await setup(t)
+  const p = client.joinOrCreate('shared', { timeoutMs: 30 })
+  const req = await conn.next()
+  await assert.rejects(p, (e) => e.code === 'timeout')
+  conn.send({ t: 'joined', rid: req.rid, room: 'LATE', type: 'shared', seat: 's', seq: 0, state: {} })
+  assert.deepEqual(await conn.next(), { t: 'leave', room: 'LATE' })
+  assert.equal(client.rooms.size, 0)
+})
+
 test('a request with no answer times out', async (t) => {
   const { conn, client } = await setup(t)
   const { room } = await joinRoom(conn, client)
