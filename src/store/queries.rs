@@ -105,6 +105,8 @@ pub struct Recorded {
     pub id: i64,
     /// The submitted value.
     pub score: i64,
+    /// When it was recorded, Unix ms.
+    pub created_ms: i64,
     /// The player's entry after folding it in, with rank.
     pub entry: RankedEntry,
 }
@@ -444,6 +446,7 @@ impl Store {
             Recorded {
                 id,
                 score: s.score,
+                created_ms: s.at_ms,
                 entry: RankedEntry {
                     rank: rank_from_count(better)?,
                     period_start,
