@@ -369,3 +369,53 @@ async fn concurrent_submissions_from_many_addresses_keep_ranks_consistent() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_writes_in_a_concurrent_batch_roll_back_alone() {
+    for be in backends().await {
+        let b = Arc::new(board("batch", Operator::Sum, Sort::Desc, Period::All));
+        let mut tasks = Vec::new();
+        for n in 0..60u32 {
+            let store = be.store.clone();
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move {
+                // Even tasks all claim session "shared"; odd ones their own.
+                let session = if n % 2 == 0 {
+                    "shared".to_owned()
+                } else {
+                    format!("own-{n}")
+                };
+                let address = addr(n % 4);
+                store
+                    .record_score(&NewScore {
+                        board: &b,
+                        address: &address,
+                        score: 1,
+                        session: Some(&session),
+                        source: Source::Claim,
+                        metadata: None,
+                        ip: None,
+                        at_ms: T0,
+                        daily_cap: None,
+                    })
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        let mut dup = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(_) => ok += 1,
+                Err(RecordError::DuplicateSession) => dup += 1,
+                Err(e) => panic!("{}: unexpected {e}", be.name),
+            }
+        }
+        assert_eq!((ok, dup), (31, 29), "{}", be.name);
+        // The sums hold exactly the accepted writes.
+        let page = be.store.top(&b, 0, 10, None).await.expect("top");
+        let total: i64 = page.entries.iter().map(|e| e.entry.value).sum();
+        assert_eq!(total, 31, "{}", be.name);
+        let stored = be.store.scores_by_session("batch").await.expect("rows");
+        assert_eq!(stored.len(), 31, "{}", be.name);
+    }
+}

@@ -11,6 +11,7 @@
 //! and [`on_pool!`] expands it for each pool type.
 
 mod board;
+mod committer;
 mod queries;
 
 pub use board::{day_start, BoardSpec, Operator, Period, Sort};
@@ -129,6 +130,9 @@ pub enum StoreError {
     /// Any database error.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A group commit failed (every write in it was rolled back).
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// A stored value does not fit its Rust type (a corrupt row).
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -140,7 +144,7 @@ impl StoreError {
         match self {
             StoreError::Config(_) => "store_config",
             StoreError::Migrate(_) => "store_migrate",
-            StoreError::Db(_) => "store_unavailable",
+            StoreError::Db(_) | StoreError::Commit(_) => "store_unavailable",
             StoreError::Corrupt(_) => "store_corrupt",
         }
     }
@@ -154,6 +158,7 @@ enum Backend {
     Sqlite {
         write: SqlitePool,
         read: SqlitePool,
+        committer: committer::Committer,
     },
     Postgres(PgPool),
 }
@@ -240,7 +245,12 @@ impl Store {
                 .max_connections(config.max_connections)
                 .connect_with(options.read_only(true))
                 .await?;
-            Backend::Sqlite { write, read }
+            let committer = committer::Committer::spawn(write.clone());
+            Backend::Sqlite {
+                write,
+                read,
+                committer,
+            }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = PgConnectOptions::from_str(url)?;
             if let Some(schema) = &config.schema {
@@ -287,7 +297,7 @@ impl Store {
     /// Closes every connection (waits for in-flight statements).
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { write, read } => {
+            Backend::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }

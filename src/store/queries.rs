@@ -36,7 +36,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Source::Claim => "claim",
             Source::Award => "award",
@@ -269,7 +269,7 @@ const UPSERT_TAIL: &str =
     "updated_ms = excluded.updated_ms, submissions = entries.submissions + 1 \
      RETURNING address, value, achieved_ms, updated_ms, submissions";
 
-fn upsert_sql(board: &BoardSpec) -> String {
+pub(super) fn upsert_sql(board: &BoardSpec) -> String {
     let fold = match (board.operator, board.sort) {
         (Operator::Best, Sort::Desc) => UPSERT_BEST_DESC,
         (Operator::Best, Sort::Asc) => UPSERT_BEST_ASC,
@@ -279,14 +279,14 @@ fn upsert_sql(board: &BoardSpec) -> String {
     [UPSERT_HEAD, fold, UPSERT_TAIL].concat()
 }
 
-fn rank_sql(sort: Sort) -> &'static str {
+pub(super) fn rank_sql(sort: Sort) -> &'static str {
     match sort {
         Sort::Desc => RANK_DESC,
         Sort::Asc => RANK_ASC,
     }
 }
 
-fn entry_from_row<R>(row: &R) -> Result<Entry, sqlx::Error>
+pub(super) fn entry_from_row<R>(row: &R) -> Result<Entry, sqlx::Error>
 where
     R: Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
@@ -302,7 +302,7 @@ where
     })
 }
 
-fn rank_from_count(count: i64) -> Result<u64, StoreError> {
+pub(super) fn rank_from_count(count: i64) -> Result<u64, StoreError> {
     u64::try_from(count)
         .map(|c| c + 1)
         .map_err(|_| StoreError::Corrupt(format!("negative count {count}")))
@@ -311,6 +311,92 @@ fn rank_from_count(count: i64) -> Result<u64, StoreError> {
 fn limit_i64(limit: u32) -> i64 {
     i64::from(limit)
 }
+
+/// One recording inside an open transaction: `$conn` is a `&mut` connection
+/// of either backend, `$pg` whether it is PostgreSQL. Expands to a future of
+/// `Result<Recorded, RecordError>`; the caller commits (or rolls back).
+macro_rules! record_in_tx {
+    ($conn:expr, $s:expr, $pg:expr) => {{
+        let conn = $conn;
+        let s: &$crate::store::NewScore<'_> = $s;
+        async move {
+            let period_start = s.board.period.start(s.at_ms);
+            if let Some((cap, since)) = s.daily_cap {
+                if $pg {
+                    // Serialise one address's submissions so two concurrent
+                    // requests cannot both see `cap - 1` (SQLite is already
+                    // serialised by its single writer).
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                        .bind(s.address)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                let used: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM scores WHERE address = $1 AND board = $2 \
+                     AND source = 'claim' AND created_ms >= $3",
+                )
+                .bind(s.address)
+                .bind(&s.board.id)
+                .bind(since)
+                .fetch_one(&mut *conn)
+                .await?;
+                if used >= i64::from(cap) {
+                    return Err($crate::store::RecordError::DailyCap { cap });
+                }
+            }
+            let inserted = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO scores (board, address, score, session, source, metadata, ip, period_start, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(&s.board.id)
+            .bind(s.address)
+            .bind(s.score)
+            .bind(s.session)
+            .bind(s.source.as_str())
+            .bind(s.metadata)
+            .bind(s.ip)
+            .bind(period_start)
+            .bind(s.at_ms)
+            .fetch_one(&mut *conn)
+            .await;
+            let id = match inserted {
+                Ok(id) => id,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err($crate::store::RecordError::DuplicateSession);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let row = sqlx::query(&$crate::store::queries::upsert_sql(s.board))
+                .bind(&s.board.id)
+                .bind(period_start)
+                .bind(s.address)
+                .bind(s.score)
+                .bind(s.at_ms)
+                .fetch_one(&mut *conn)
+                .await?;
+            let entry = $crate::store::queries::entry_from_row(&row)?;
+            let better: i64 = sqlx::query_scalar($crate::store::queries::rank_sql(s.board.sort))
+                .bind(&s.board.id)
+                .bind(period_start)
+                .bind(entry.value)
+                .bind(entry.achieved_ms)
+                .bind(&entry.address)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok::<$crate::store::Recorded, $crate::store::RecordError>($crate::store::Recorded {
+                id,
+                score: s.score,
+                created_ms: s.at_ms,
+                entry: $crate::store::RankedEntry {
+                    rank: $crate::store::queries::rank_from_count(better)?,
+                    period_start,
+                    entry,
+                },
+            })
+        }
+    }};
+}
+pub(super) use record_in_tx;
 
 impl Store {
     // ---- seats -----------------------------------------------------------
@@ -374,87 +460,18 @@ impl Store {
 
     /// Records a score and folds it into the player's entry in one
     /// transaction, enforcing one claim per session and the daily cap.
-    /// Returns only after the commit.
+    /// Returns only after the commit. On SQLite the write joins the group
+    /// commit of `committer.rs`.
     pub async fn record_score(&self, s: &NewScore<'_>) -> Result<Recorded, RecordError> {
-        let period_start = s.board.period.start(s.at_ms);
-        let upsert = upsert_sql(s.board);
-        let recorded = on_write_pool!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
-            if let Some((cap, since)) = s.daily_cap {
-                if pg {
-                    // Serialise one address's submissions so two concurrent
-                    // requests cannot both see `cap - 1` (SQLite is already
-                    // serialised by its single writer).
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                        .bind(s.address)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let used: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM scores WHERE address = $1 AND board = $2 \
-                     AND source = 'claim' AND created_ms >= $3",
-                )
-                .bind(s.address)
-                .bind(&s.board.id)
-                .bind(since)
-                .fetch_one(&mut *tx)
-                .await?;
-                if used >= i64::from(cap) {
-                    return Err(RecordError::DailyCap { cap });
-                }
+        match &self.backend {
+            super::Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let recorded = record_in_tx!(&mut *tx, s, true).await?;
+                tx.commit().await?;
+                Ok(recorded)
             }
-            let inserted = sqlx::query_scalar::<_, i64>(
-                "INSERT INTO scores (board, address, score, session, source, metadata, ip, period_start, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(&s.board.id)
-            .bind(s.address)
-            .bind(s.score)
-            .bind(s.session)
-            .bind(s.source.as_str())
-            .bind(s.metadata)
-            .bind(s.ip)
-            .bind(period_start)
-            .bind(s.at_ms)
-            .fetch_one(&mut *tx)
-            .await;
-            let id = match inserted {
-                Ok(id) => id,
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(RecordError::DuplicateSession);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let row = sqlx::query(&upsert)
-                .bind(&s.board.id)
-                .bind(period_start)
-                .bind(s.address)
-                .bind(s.score)
-                .bind(s.at_ms)
-                .fetch_one(&mut *tx)
-                .await?;
-            let entry = entry_from_row(&row)?;
-            let better: i64 = sqlx::query_scalar(rank_sql(s.board.sort))
-                .bind(&s.board.id)
-                .bind(period_start)
-                .bind(entry.value)
-                .bind(entry.achieved_ms)
-                .bind(&entry.address)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Recorded {
-                id,
-                score: s.score,
-                created_ms: s.at_ms,
-                entry: RankedEntry {
-                    rank: rank_from_count(better)?,
-                    period_start,
-                    entry,
-                },
-            }
-        });
-        Ok(recorded)
+            super::Backend::Sqlite { committer, .. } => committer.record(s).await,
+        }
     }
 
     /// A player's entry and rank in one period.
