@@ -7,6 +7,7 @@
 //!
 //! No tokio, no I/O: everything here is pure and fuzzable.
 
+pub mod auth;
 pub mod codec;
 pub mod msg;
 pub mod state;
