@@ -213,7 +213,9 @@ impl ScoreError {
             | ScoreError::DailyCap { retry_after_ms, .. } => {
                 Some(retry_after_ms.div_ceil(1000).max(1))
             }
-            ScoreError::PresenceUnavailable | ScoreError::Store(_) => Some(1),
+            ScoreError::PresenceUnavailable
+            | ScoreError::Store(_)
+            | ScoreError::Auth { status: 503, .. } => Some(1),
             _ => None,
         }
     }

@@ -4,19 +4,19 @@
 //! query strings in, typed calls to [`ScoresService`], JSON out.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ScoreError, ScoresService};
+use super::{ClaimInput, ScoreError, ScoresService};
 use crate::events::now_ms;
 use crate::store::{AuditQuery, CursorKey};
 
@@ -36,6 +36,7 @@ const MAX_AUDIT: u32 = 500;
 /// is known.
 pub fn router(service: Arc<ScoresService>) -> Router {
     Router::new()
+        .route("/v1/scores", post(post_score))
         .route("/v1/leaderboards/{id}", get(get_top))
         .route("/v1/leaderboards/{id}/around/{address}", get(get_around))
         .route("/v1/leaderboards/{id}/players/{address}", get(get_player))
@@ -89,6 +90,40 @@ pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Ip
         }
     }
     peer
+}
+
+async fn post_score(State(service): State<Arc<ScoresService>>, request: Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = request.into_parts();
+    let ip = client_ip(peer, &parts.headers, &service.trusted_proxies);
+    let limit = service.max_body_bytes;
+    let bytes = match to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = ScoreError::BodyTooLarge { limit };
+            service.refuse_unparsed(&e, ip, now_ms());
+            return e.into_response();
+        }
+    };
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let input = ClaimInput {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        headers: &headers,
+        body: &bytes,
+        ip,
+    };
+    match service.submit(input, now_ms()).await {
+        Ok(accepted) => (StatusCode::CREATED, Json(accepted)).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn parse_u32(

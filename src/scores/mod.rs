@@ -36,6 +36,8 @@ pub use crate::store::{Operator, Period, Sort};
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::RequestPolicy;
+
 /// Largest `|score|` accepted: 2^53 − 1, the largest integer a TypeScript
 /// client can send exactly.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -96,6 +98,10 @@ fn default_period() -> Period {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
+    /// Metadata policy and body binding, enforced by `auth` on the signed
+    /// request. A `policy` table replaces the default as a whole: fields it
+    /// omits are off.
+    pub policy: RequestPolicy,
     /// A claim must name the seat (`session`) it was earned in.
     pub require_session: bool,
     /// Room types whose sessions may score here; empty = any.
@@ -127,6 +133,12 @@ pub struct RulesConfig {
 impl Default for RulesConfig {
     fn default() -> Self {
         Self {
+            policy: RequestPolicy {
+                require_kernel_scene: true,
+                reject_guests: true,
+                require_hash_payload: true,
+                ..RequestPolicy::default()
+            },
             require_session: true,
             room_types: Vec::new(),
             claim_window_ms: 10 * 60_000,

@@ -39,7 +39,7 @@ pub(crate) fn check_session(
     if seat.address != address {
         return Err(ScoreError::SessionNotYours);
     }
-    if !rules.room_types.is_empty() && !rules.room_types.iter().any(|t| *t == seat.room_type) {
+    if !rules.room_types.is_empty() && !rules.room_types.contains(&seat.room_type) {
         return Err(ScoreError::SessionRoomType(seat.room_type.clone()));
     }
     if let Some(left) = seat.left_ms {

@@ -2,10 +2,12 @@
 //! why in that order), awards from room logic, and the leaderboard reads.
 //!
 //! Order of a claim, cheapest and least trusting first:
-//! per-IP rate → body shape → leaderboard → signature, time window, replay,
-//! body binding and metadata policy (`auth`) → deny-list → per-address rate
-//! → score range → session binding and plausibility → presence → the write
-//! transaction (one claim per session, daily cap) → commit → `201`.
+//! body shape and score type (400) → leaderboard (404) → per-IP rate (429,
+//! before any curve work) → signature, time window, replay, body binding and
+//! metadata policy (`auth`: 401/403) → deny-list (403) → per-address rate
+//! (429) → score range, session binding and plausibility (422) → presence
+//! (422/503) → the write transaction (one claim per session 409, daily cap
+//! 429) → commit → `201`.
 //! Every refusal is counted by rule and queued for the audit log.
 
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::audit::AuditSink;
 use super::limits::Limits;
 use super::{presence, rules, LeaderboardConfig, RulesConfig, ScoreError};
-use crate::auth::Identity;
+use crate::auth::{AuthError, Authenticator, Identity, PolicyViolation, SignedRequest};
 use crate::config::Config;
 use crate::store::{
     day_start, AuditRecord, BoardSpec, NewScore, RecordError, Recorded, Source, Store,
@@ -105,6 +107,7 @@ pub struct Accepted {
 /// process and share it (`Arc`).
 #[derive(Debug)]
 pub struct ScoresService {
+    auth: Authenticator,
     store: Store,
     boards: HashMap<String, Board>,
     audit: AuditSink,
@@ -132,7 +135,11 @@ impl ScoresService {
     /// trusted proxies, body limit). Spawns the audit writer, so it must run
     /// inside a Tokio runtime; the returned handle ends once the service is
     /// dropped and the queue drained.
-    pub fn new(config: &Config, store: Store) -> (Arc<ScoresService>, JoinHandle<()>) {
+    pub fn new(
+        config: &Config,
+        auth: Authenticator,
+        store: Store,
+    ) -> (Arc<ScoresService>, JoinHandle<()>) {
         let (audit, task) = AuditSink::spawn(store.clone(), config.scores.audit_queue);
         let boards = config
             .scores
@@ -141,6 +148,7 @@ impl ScoresService {
             .map(|c| (c.id.clone(), Board::new(c)))
             .collect();
         let service = ScoresService {
+            auth,
             store,
             boards,
             audit,
@@ -163,44 +171,66 @@ impl ScoresService {
             .ok_or_else(|| ScoreError::UnknownLeaderboard(id.to_owned()))
     }
 
-    /// Runs every rule after signature verification for a claim by
-    /// `identity` (already verified by `auth` with the leaderboard's policy)
-    /// and records it; returns after the commit. Refusals are counted and
-    /// audited here.
-    pub async fn submit_verified(
-        &self,
-        identity: &Identity,
-        ip: IpAddr,
-        claim: &Claim,
-        now_ms: u64,
-    ) -> Result<Accepted, ScoreError> {
-        let mut trail = Trail {
-            address: Some(identity.address.clone()),
-            board: Some(claim.leaderboard.clone()),
-            summary: summarize(claim),
-        };
-        let result = self
-            .after_verification(identity, ip, claim, now_ms, &mut trail)
-            .await;
-        self.account(&result, ip, now_ms, trail);
+    /// The whole pipeline for a `POST /v1/scores` (see the module docs for
+    /// the order); returns after the commit.
+    pub async fn submit(&self, input: ClaimInput<'_>, now_ms: u64) -> Result<Accepted, ScoreError> {
+        let mut trail = Trail::default();
+        let result = self.submit_signed(&input, now_ms, &mut trail).await;
+        self.account(&result, input.ip, now_ms, trail);
         result
     }
 
+    async fn submit_signed(
+        &self,
+        input: &ClaimInput<'_>,
+        now_ms: u64,
+        trail: &mut Trail,
+    ) -> Result<Accepted, ScoreError> {
+        let claim: Claim = serde_json::from_slice(input.body)
+            .map_err(|e| ScoreError::BadRequest(format!("invalid score body: {e}")))?;
+        trail.board = Some(claim.leaderboard.clone());
+        trail.summary = summarize(&claim);
+        let score = rules::parse_score(&claim.score)?;
+        let board = self.board(&claim.leaderboard)?;
+        // Before the signature: bounds the curve work one IP can cause.
+        board.limits.check_ip(input.ip)?;
+        let request = SignedRequest {
+            method: input.method,
+            path: input.path,
+            headers: input.headers,
+            body: Some(input.body),
+        };
+        let identity = self
+            .auth
+            .verify_request(&request, &board.rules.policy, now_ms)
+            .await
+            .map_err(auth_refusal)?;
+        trail.address = Some(identity.address.clone());
+        self.after_verification(board, &identity, input.ip, &claim, score, now_ms)
+            .await
+    }
+
+    /// Counts and audits a request refused before its body could be read.
+    pub(crate) fn refuse_unparsed(&self, error: &ScoreError, ip: IpAddr, now_ms: u64) {
+        self.account::<()>(&Err(clone_shallow(error)), ip, now_ms, Trail::default());
+    }
+
+    /// The rules after `auth`: deny-list, per-address rate, range, session
+    /// binding, presence, then the write transaction.
     async fn after_verification(
         &self,
+        board: &Board,
         identity: &Identity,
         ip: IpAddr,
         claim: &Claim,
+        score: i64,
         now_ms: u64,
-        _trail: &mut Trail,
     ) -> Result<Accepted, ScoreError> {
-        let board = self.board(&claim.leaderboard)?;
         let address = identity.address.as_str();
         if self.store.is_denied(address).await? {
             return Err(ScoreError::Denied);
         }
         board.limits.check_address(address)?;
-        let score = rules::parse_score(&claim.score)?;
         rules::check_range(&board.rules, score)?;
         let now = to_i64(now_ms);
         match &claim.session {
@@ -303,6 +333,35 @@ impl ScoresService {
             // Awards carry no cap and are not unique per session.
             other => ScoreError::Store(crate::store::StoreError::Corrupt(other.to_string())),
         })
+    }
+}
+
+/// Maps an `auth` refusal onto the rule it breaks: the body binding,
+/// the metadata policy, the time window, replay, or the signature itself.
+fn auth_refusal(e: AuthError) -> ScoreError {
+    let rule = match &e {
+        AuthError::BodyHashMismatch | AuthError::Policy(PolicyViolation::BodyNotBound) => {
+            "hash_payload"
+        }
+        AuthError::Policy(_) => "metadata",
+        AuthError::Expired { .. } | AuthError::FutureTimestamp { .. } => "time_window",
+        AuthError::Replayed => "replay",
+        _ => "signature",
+    };
+    ScoreError::Auth {
+        code: e.code(),
+        rule,
+        status: e.http_status(),
+        message: e.to_string(),
+    }
+}
+
+/// The refusals `refuse_unparsed` is called with carry no source error, so
+/// a field copy is exact.
+fn clone_shallow(e: &ScoreError) -> ScoreError {
+    match e {
+        ScoreError::BodyTooLarge { limit } => ScoreError::BodyTooLarge { limit: *limit },
+        other => ScoreError::BadRequest(other.to_string()),
     }
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod http;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use plaza::store::{Store, StoreConfig};
@@ -14,7 +16,7 @@ static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
 pub struct Backend {
     pub name: &'static str,
     pub store: Store,
-    _dir: Option<tempfile::TempDir>,
+    pub _dir: Option<tempfile::TempDir>,
 }
 
 pub async fn sqlite() -> Backend {
