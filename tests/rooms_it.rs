@@ -1248,6 +1248,18 @@ async fn lobby_gets_the_list_then_updates_and_removals() {
         }
     };
     assert_eq!(update.room, room);
+    // A new room of the type is announced once its creator is seated.
+    let mut d = TestClient::new("d", "0xd");
+    mgr.dispatch(&d.client, join_or_create("guarded", 4, &[("mode", s("y"))]))
+        .await;
+    let (added, ..) = d.joined().await;
+    match watcher.next().await {
+        ServerMsg::LobbyUpdate { info } => {
+            assert_eq!((info.room.as_str(), info.clients), (added.as_str(), 1));
+            assert_eq!(info.metadata.get("mode"), Some(&s("y")));
+        }
+        other => panic!("expected lobbyUpdate for the new room, got {other:?}"),
+    }
     // Other types are filtered out.
     let mut c = TestClient::new("c", "0xc");
     mgr.dispatch(&c.client, join_or_create("arena", 3, &[]))
