@@ -236,24 +236,33 @@ async fn connect_inner(
         },
     )
     .await?;
-    match next_msg(&mut ws, "join").await? {
-        ServerMsg::Joined {
-            rid: r,
-            room,
-            seat,
-            seq,
-            state,
-            ..
-        } if r == rid => Ok(Joined {
-            ws,
-            address,
-            room: Some(room),
-            seat: Some(seat),
-            seq,
-            state,
-            elapsed: start.elapsed(),
-        }),
-        other => Err(unexpected(other, "join")),
+    loop {
+        match next_msg(&mut ws, "join").await? {
+            ServerMsg::Joined {
+                rid: r,
+                room,
+                seat,
+                seq,
+                state,
+                ..
+            } if r == rid => {
+                return Ok(Joined {
+                    ws,
+                    address,
+                    room: Some(room),
+                    seat: Some(seat),
+                    seq,
+                    state,
+                    elapsed: start.elapsed(),
+                })
+            }
+            // A patch racing ahead of `joined` is older than its snapshot:
+            // skipping it loses nothing.
+            ServerMsg::Patch { .. } | ServerMsg::Msg { .. } | ServerMsg::Challenge { .. } => {
+                continue
+            }
+            other => return Err(unexpected(other, "join")),
+        }
     }
 }
 

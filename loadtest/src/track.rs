@@ -257,7 +257,11 @@ impl Observer {
     }
 
     /// A `patch`. Returns `false` on a seq gap (the caller should `resync`).
+    /// A patch at or below the snapshot's seq is stale and ignored.
     pub fn on_patch(&mut self, seq: u64, ops: &[Op], now_ns: u64, stats: &Stats) -> bool {
+        if seq <= self.last_seq {
+            return true;
+        }
         let in_order = seq == self.last_seq + 1;
         if !in_order {
             add(&stats.c.seq_gaps, 1);
@@ -462,6 +466,14 @@ mod tests {
             &stats,
         );
         assert_eq!(stats.failures().pos_mismatch, 1);
+        // A stale patch (seq 8 again) is ignored, not a gap and no sample.
+        assert!(obs.on_patch(
+            8,
+            &[set_seat("seatA", player(30.0, 40.0, 2))],
+            5_500_000,
+            &stats
+        ));
+        assert_eq!(stats.latency().len(), 1);
         // Seq jumps 8 → 10: a gap.
         assert!(!obs.on_patch(10, &[], 6_000_000, &stats));
         assert_eq!(stats.failures().seq_gaps, 1);
