@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{spawn_clients, wait_joined, Ctx, Phase, Plan, RunError};
+use super::{join_budget, spawn_clients, wait_joined, Ctx, Phase, Plan, RunError};
 use crate::cli::{ArenaArgs, HandshakeKind, Observe};
 use crate::hist::{round3, Summary};
 use crate::procstat::{self, RssSampler, Sample};
@@ -106,7 +106,7 @@ pub async fn run(args: ArenaArgs, threads: usize) -> Result<ArenaReport, RunErro
     ctx.set_phase_name("join");
     let cpu_join0 = ctx.server_sample();
     let clients = spawn_clients(&ctx, &plan, n);
-    let join_limit = Duration::from_secs_f64(ctx.common.max_wall_s);
+    let join_limit = join_budget(&ctx.common, args.warmup + args.duration + args.drain);
     wait_joined(&ctx, n, join_limit).await;
     let join_wall = clients.started.elapsed().as_secs_f64();
     let cpu_join1 = ctx.server_sample();

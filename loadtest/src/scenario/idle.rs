@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{spawn_clients, wait_joined, Ctx, Plan, RunError};
+use super::{join_budget, spawn_clients, wait_joined, Ctx, Plan, RunError};
 use crate::cli::{HandshakeKind, IdleArgs};
 use crate::procstat::{self, RssSampler};
 use crate::report::{join_rows, server_rows, JoinReport, LoadWindow, ServerWindow, Table};
@@ -65,7 +65,12 @@ pub async fn run(args: IdleArgs, threads: usize) -> Result<IdleReport, RunError>
     ctx.set_phase_name("join");
     let cpu0 = ctx.server_sample();
     let clients = spawn_clients(&ctx, &plan, n);
-    wait_joined(&ctx, n, Duration::from_secs_f64(ctx.common.max_wall_s)).await;
+    wait_joined(
+        &ctx,
+        n,
+        join_budget(&ctx.common, args.settle + args.duration),
+    )
+    .await;
     let join_wall = clients.started.elapsed().as_secs_f64();
     let join = JoinReport::new(
         get(&ctx.stats.c.joined),

@@ -283,6 +283,16 @@ pub fn spawn_clients(ctx: &Arc<Ctx>, plan: &Arc<Plan>, n: usize) -> Clients {
     }
 }
 
+/// How long a join phase may take so that the phases after it (`after_s`)
+/// and the report still fit in `--max-wall-s`: a slow server cuts the join
+/// phase short (the clients still out count as not joined) instead of the
+/// hard deadline killing the run with no report.
+pub fn join_budget(common: &Common, after_s: f64) -> Duration {
+    /// Leave, report and process exit.
+    const MARGIN_S: f64 = 15.0;
+    Duration::from_secs_f64((common.max_wall_s - after_s - MARGIN_S).max(1.0))
+}
+
 /// Waits until every one of `n` clients joined or failed (or `limit`).
 pub async fn wait_joined(ctx: &Ctx, n: usize, limit: Duration) -> bool {
     let end = Instant::now() + limit;
@@ -566,4 +576,45 @@ async fn drive(ctx: Arc<Ctx>, plan: Arc<Plan>, j: Joined, mut phase: watch::Rece
 /// `part / whole`, or `None` when `whole` is zero.
 pub fn ratio(part: f64, whole: f64) -> Option<f64> {
     (whole > 0.0).then(|| part / whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Scenario};
+
+    #[test]
+    fn the_join_phase_leaves_room_for_the_later_phases() {
+        let cli =
+            Cli::try_parse_from(["plaza-loadtest", "arena", "--max-wall-s", "100"]).expect("args");
+        let Scenario::Arena(a) = cli.scenario else {
+            panic!("arena")
+        };
+        assert_eq!(join_budget(&a.common, 36.0), Duration::from_secs(49));
+        assert_eq!(
+            join_budget(&a.common, 500.0),
+            Duration::from_secs(1),
+            "never zero"
+        );
+        assert!(Ctx::new(Common {
+            clients: 0,
+            ..a.common.clone()
+        })
+        .is_err());
+        assert!(Ctx::new(Common {
+            metadata: Some("{".into()),
+            ..a.common.clone()
+        })
+        .is_err());
+        assert!(
+            Ctx::new(Common {
+                server_pid: Some(u32::MAX),
+                ..a.common
+            })
+            .is_err(),
+            "unreadable pid"
+        );
+    }
 }

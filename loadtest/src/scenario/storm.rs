@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{spawn_clients, wait_joined, Ctx, Plan, RunError};
+use super::{join_budget, spawn_clients, wait_joined, Ctx, Plan, RunError};
 use crate::cli::{HandshakeKind, StormArgs};
 use crate::report::{join_rows, JoinReport, Table};
 use crate::stats::{get, Failures};
@@ -68,7 +68,9 @@ pub async fn run(args: StormArgs) -> Result<StormReport, RunError> {
         let cpu0 = ctx.server_sample();
         let clients = spawn_clients(&ctx, &plan, n);
         ctx.set_phase_name("burst");
-        wait_joined(&ctx, n, Duration::from_secs_f64(ctx.common.max_wall_s)).await;
+        // Each burst gets an equal share of the wall-clock budget.
+        let share = join_budget(&ctx.common, 0.0).div_f64(args.bursts.max(1) as f64);
+        wait_joined(&ctx, n, share).await;
         let wall = clients.started.elapsed().as_secs_f64();
         let cpu1 = ctx.server_sample();
         let failed = get(&ctx.stats.c.join_failed);
