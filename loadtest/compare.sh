@@ -11,7 +11,8 @@
 # Env knobs:
 #   NS="1000"  MODES="arena"  REPEAT=1  D=30  WARMUP=5  PIN=1 (0 = unpinned)
 #   IDLE_N=4000  STORM_N=2000  STORM_C=50  HANDSHAKE=headers (headers|ticket|challenge)
-#   SKIP_COLYSEUS=0  SKIP_PLAZA=0  SKIP_BUILD=0
+#   SKIP_COLYSEUS=0  SKIP_PLAZA=0  SKIP_BUILD=0  PLAZA_LOG=warn (the server's log filter; its
+#             default, info, writes a line per connection, which a connect storm would measure)
 #   PLAZA_BIN=target/release/plaza  LOAD_BIN=target/release/plaza-loadtest  LOAD_ARGS=""
 #   COLYSEUS_SRC=<shared>/bench/colyseus  COLYSEUS_DIR=${TMPDIR:-/tmp}/plaza-compare-colyseus
 #   OUT=loadtest/results/<UTC timestamp>  PORT_COLYSEUS=2567  PORT_PLAZA=8090  MAXWALL=300
@@ -69,7 +70,7 @@ start_plaza() { # $1 = log file
   # Loopback load comes from one IP with thousands of sockets: lift the
   # per-IP and total connection caps for the benchmark (and only there).
   PLAZA_LIMITS__CONNECTIONS_PER_IP=1000000 PLAZA_LIMITS__MAX_CONNECTIONS=1000000 \
-  RUST_LOG="${RUST_LOG:-warn}" \
+  PLAZA_LOG="${PLAZA_LOG:-warn}" \
     "${SRV_PIN[@]}" "$PLAZA_BIN" serve --bind "127.0.0.1:$PORT_PLAZA" --data-dir "$data" > "$1" 2>&1 &
   SPID=$!
   for _ in $(seq 1 100); do
@@ -147,7 +148,7 @@ colyseus() { # $1 = out dir, rest = run.sh args; knobs through env
   echo "mem: $(grep MemTotal /proc/meminfo | awk '{print $2/1024/1024 " GiB"}')"
   echo "rustc: $(rustc --version 2>/dev/null || echo -)"; echo "node: $(node -v 2>/dev/null || echo -)"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)"
-  echo "NS=$NS MODES=$MODES REPEAT=$REPEAT D=$D WARMUP=$WARMUP PIN=$PIN IDLE_N=$IDLE_N STORM_N=$STORM_N STORM_C=$STORM_C HANDSHAKE=$HANDSHAKE LOAD_ARGS=$LOAD_ARGS"
+  echo "NS=$NS MODES=$MODES REPEAT=$REPEAT D=$D WARMUP=$WARMUP PIN=$PIN IDLE_N=$IDLE_N STORM_N=$STORM_N STORM_C=$STORM_C HANDSHAKE=$HANDSHAKE LOAD_ARGS=$LOAD_ARGS PLAZA_LOG=${PLAZA_LOG:-warn}"
 } > "$OUT/env.txt"
 
 [ "$SKIP_COLYSEUS" = "1" ] || prepare_colyseus
