@@ -143,13 +143,13 @@ colyseus() { # $1 = out dir, rest = run.sh args; knobs through env
 
 # ---------------------------------------------------------------- runs
 {
-  echo "date: $(date -u +%FT%TZ)"; echo "kernel: $(uname -r)"; echo "nproc: $(nproc)"
+  echo "---"; echo "date: $(date -u +%FT%TZ)"; echo "kernel: $(uname -r)"; echo "nproc: $(nproc)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "mem: $(grep MemTotal /proc/meminfo | awk '{print $2/1024/1024 " GiB"}')"
   echo "rustc: $(rustc --version 2>/dev/null || echo -)"; echo "node: $(node -v 2>/dev/null || echo -)"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)"
   echo "NS=$NS MODES=$MODES REPEAT=$REPEAT D=$D WARMUP=$WARMUP PIN=$PIN IDLE_N=$IDLE_N STORM_N=$STORM_N STORM_C=$STORM_C HANDSHAKE=$HANDSHAKE LOAD_ARGS=$LOAD_ARGS PLAZA_LOG=${PLAZA_LOG:-warn}"
-} > "$OUT/env.txt"
+} >> "$OUT/env.txt"   # appended: several invocations may share one OUT
 
 [ "$SKIP_COLYSEUS" = "1" ] || prepare_colyseus
 for r in $(seq 1 "$REPEAT"); do
