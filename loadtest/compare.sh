@@ -10,7 +10,8 @@
 #
 # Env knobs:
 #   NS="1000"  MODES="arena"  REPEAT=1  D=30  WARMUP=5  PIN=1 (0 = unpinned)
-#   IDLE_N=4000  STORM_N=2000  STORM_C=50  HANDSHAKE=headers (headers|ticket|challenge)
+#   IDLE_N=4000  IDLE_ARGS="" (e.g. --no-join: authenticated, in no room; the file is then idle_nojoin_N*.json)
+#   STORM_N=2000  STORM_C=50  HANDSHAKE=headers (headers|ticket|challenge)
 #   SKIP_COLYSEUS=0  SKIP_PLAZA=0  SKIP_BUILD=0  PLAZA_LOG=warn (the server's log filter; its
 #             default, info, writes a line per connection, which a connect storm would measure)
 #   PLAZA_BIN=target/release/plaza  LOAD_BIN=target/release/plaza-loadtest  LOAD_ARGS=""
@@ -29,7 +30,9 @@ D="${D:-30}"; WARMUP="${WARMUP:-5}"; PIN="${PIN:-1}"
 IDLE_N="${IDLE_N:-4000}"; STORM_N="${STORM_N:-2000}"; STORM_C="${STORM_C:-50}"; HANDSHAKE="${HANDSHAKE:-headers}"
 SKIP_COLYSEUS="${SKIP_COLYSEUS:-0}"; SKIP_PLAZA="${SKIP_PLAZA:-0}"; SKIP_BUILD="${SKIP_BUILD:-0}"
 PLAZA_BIN="${PLAZA_BIN:-$ROOT/target/release/plaza}"; LOAD_BIN="${LOAD_BIN:-$ROOT/target/release/plaza-loadtest}"
-LOAD_ARGS="${LOAD_ARGS:-}"; PROFILE="${PROFILE:-0}"; PROFILE_DELAY="${PROFILE_DELAY:-15}"
+LOAD_ARGS="${LOAD_ARGS:-}"; IDLE_ARGS="${IDLE_ARGS:-}"; IDLE_TAG=""
+case " $IDLE_ARGS " in *" --no-join "*) IDLE_TAG="_nojoin" ;; esac
+ PROFILE="${PROFILE:-0}"; PROFILE_DELAY="${PROFILE_DELAY:-15}"
 if [ -z "${COLYSEUS_SRC:-}" ]; then
   for c in "$ROOT/../shared/bench/colyseus" "/work/shared/bench/colyseus"; do
     [ -f "$c/run.sh" ] && { COLYSEUS_SRC="$c"; break; }
@@ -111,9 +114,10 @@ plaza_arena() { # $1 = N, $2 = dir
   stop_server; sleep 3
 }
 plaza_idle() {
-  start_plaza "$1/idle_N$IDLE_N.server.log"
+  start_plaza "$1/idle${IDLE_TAG}_N$IDLE_N.server.log"
   sleep 2
-  plaza_load "$1/idle_N$IDLE_N.json" idle -n "$IDLE_N" --settle 5 --duration 10 --label "plaza_idle_N$IDLE_N"
+  # shellcheck disable=SC2086
+  plaza_load "$1/idle${IDLE_TAG}_N$IDLE_N.json" idle -n "$IDLE_N" --settle 5 --duration 10 --label "plaza_idle_N$IDLE_N" $IDLE_ARGS
   stop_server; sleep 3
 }
 plaza_storm() {

@@ -143,7 +143,7 @@ def main():
             print(f"| p99 < {limit} ms | {f(maxn['colyseus'][limit])} | {f(maxn['plaza'][limit])} |")
         print(f"\n(N tried: {' '.join(map(str, ns))})\n")
 
-    idle_ns = sorted({os.path.basename(p) for p in glob.glob(os.path.join(out, "*", "r*", "idle_N*.json"))})
+    idle_ns = sorted({os.path.basename(p) for p in glob.glob(os.path.join(out, "*", "r*", "idle*_N*.json"))})
     for name in idle_ns:
         c, pl = runs(out, "colyseus", name), runs(out, "plaza", name)
         rows = [
@@ -155,7 +155,8 @@ def main():
             ("joins/s", [dig(r, "join", "rate_per_s") for r in c], [dig(r, "join", "rate_per_s") for r in pl], 0),
             ("failures", [dig(r, "failures") for r in c], [dig(r, "failures_total") for r in pl], 0),
         ]
-        print(table(f"Idle connections, {name[len('idle_N'):-len('.json')]} clients joined to arena rooms", rows))
+        what = "authenticated, in no room" if name.startswith("idle_nojoin") else "joined to arena rooms"
+        print(table(f"Idle connections, {name.split('_N')[-1][:-len('.json')]} clients {what}", rows))
 
     for p in sorted({os.path.basename(p) for p in glob.glob(os.path.join(out, "plaza", "r*", "storm_N*.json"))}):
         stem = p[len("storm_"):-len(".json")]  # N2000_C50
