@@ -133,9 +133,12 @@ impl Stats {
         lock(&self.errors).clone()
     }
 
-    /// Adds move→patch latency samples.
-    pub fn add_latency(&self, h: &Hist) {
-        lock(&self.latency).merge(h);
+    /// Records move→patch latency samples, ms (one lock for all).
+    pub fn record_latencies(&self, ms: &[f64]) {
+        let mut h = lock(&self.latency);
+        for &v in ms {
+            h.record_ms(v);
+        }
     }
 
     /// Records one ping round trip, ms.

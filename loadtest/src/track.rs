@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use plaza_protocol::state::{Op, Seg, Value};
 
-use crate::hist::Hist;
 use crate::stats::{add, Stats};
 
 /// Moves kept per seat for matching: 25.6 s at 10 Hz. A move not visible
@@ -117,7 +116,7 @@ impl SeatTrack {
         score: u64,
         pos: Option<(f32, f32)>,
         now_ns: u64,
-        hist: &mut Hist,
+        samples: &mut Vec<f64>,
         stats: &Stats,
     ) {
         let mut r = lock(&self.ring);
@@ -142,7 +141,7 @@ impl SeatTrack {
         for k in last + 1..=score {
             let s = r.slots[(k as usize) % RING];
             if s.in_window {
-                hist.record_ms(now_ns.saturating_sub(s.t_ns) as f64 / 1e6);
+                samples.push(now_ns.saturating_sub(s.t_ns) as f64 / 1e6);
             }
         }
         if let Some((x, y)) = pos {
@@ -221,7 +220,10 @@ pub struct Observer {
     tracks: HashMap<String, Arc<SeatTrack>>,
     last_seq: u64,
     touched: Vec<String>,
-    hist: Hist,
+    /// Latency samples of the patch being evaluated, ms; flushed into the
+    /// run's histogram under one lock per patch (a histogram per observer
+    /// would cost a 30 KB merge per patch).
+    samples: Vec<f64>,
 }
 
 impl Observer {
@@ -240,7 +242,7 @@ impl Observer {
             tracks: HashMap::new(),
             last_seq: seq,
             touched: Vec::new(),
-            hist: Hist::new(),
+            samples: Vec::new(),
         };
         o.load_root(state);
         o
@@ -296,12 +298,12 @@ impl Observer {
                 },
             };
             let pos = p.x.zip(p.y);
-            track.observe(p.score, pos, now_ns, &mut self.hist, stats);
+            track.observe(p.score, pos, now_ns, &mut self.samples, stats);
         }
         self.touched = touched;
-        if !self.hist.is_empty() {
-            stats.add_latency(&self.hist);
-            self.hist = Hist::new();
+        if !self.samples.is_empty() {
+            stats.record_latencies(&self.samples);
+            self.samples.clear();
         }
     }
 
@@ -325,21 +327,33 @@ impl Observer {
         }
     }
 
+    /// The mirror entry of `seat`, created on first sight (the key is
+    /// cloned only then, not per op).
+    fn player_mut(&mut self, seat: &str) -> Option<&mut Player> {
+        if !self.mirror.contains_key(seat) {
+            self.mirror.insert(seat.to_owned(), Player::default());
+        }
+        self.mirror.get_mut(seat)
+    }
+
     fn apply(&mut self, op: &Op) {
         let path = op.path();
         match (op, path.as_slice()) {
             (Op::Set(_, v), []) => self.load_root(v),
             (Op::Set(_, v), [Seg::Key(p)]) if p == "players" => self.load_players(v),
             (Op::Set(_, v), [Seg::Key(p), Seg::Key(seat)]) if p == "players" => {
-                let e = self.mirror.entry(seat.clone()).or_default();
-                set_player(e, v);
-                self.touched.push(seat.clone());
+                if let Some(e) = self.player_mut(seat) {
+                    set_player(e, v);
+                    self.touched.push(seat.clone());
+                }
             }
             (Op::Del(_), [Seg::Key(p), Seg::Key(seat)]) if p == "players" => {
                 self.mirror.remove(seat);
             }
             (Op::Set(_, v), [Seg::Key(p), Seg::Key(seat), field]) if p == "players" => {
-                let e = self.mirror.entry(seat.clone()).or_default();
+                let Some(e) = self.player_mut(seat) else {
+                    return;
+                };
                 match field {
                     Seg::Idx(0) => e.x = as_f32(v),
                     Seg::Idx(1) => e.y = as_f32(v),
