@@ -12,6 +12,7 @@
 #   NS="1000"  MODES="arena"  REPEAT=1  D=30  WARMUP=5  PIN=1 (0 = unpinned)
 #   IDLE_N=4000  IDLE_ARGS="" (e.g. --no-join: authenticated, in no room; the file is then idle_nojoin_N*.json)
 #   STORM_N=2000  STORM_C=50  HANDSHAKE=headers (headers|ticket|challenge)
+#   FLOOR=1 (also run the I/O floor of ../shared/bench/floor at each arena N; FLOOR_SRC, FLOOR_DIR, PORT_FLOOR=2700)
 #   SKIP_COLYSEUS=0  SKIP_PLAZA=0  SKIP_BUILD=0  PLAZA_LOG=warn (the server's log filter; its
 #             default, info, writes a line per connection, which a connect storm would measure)
 #   PLAZA_BIN=target/release/plaza  LOAD_BIN=target/release/plaza-loadtest  LOAD_ARGS=""
@@ -39,6 +40,12 @@ if [ -z "${COLYSEUS_SRC:-}" ]; then
   done
 fi
 COLYSEUS_DIR="${COLYSEUS_DIR:-${TMPDIR:-/tmp}/plaza-compare-colyseus}"
+if [ -z "${FLOOR_SRC:-}" ]; then
+  for c in "$ROOT/../shared/bench/floor" "/work/shared/bench/floor"; do
+    [ -f "$c/run.sh" ] && { FLOOR_SRC="$c"; break; }
+  done
+fi
+FLOOR_DIR="${FLOOR_DIR:-${TMPDIR:-/tmp}/plaza-compare-floor}"; FLOOR="${FLOOR:-1}"; PORT_FLOOR="${PORT_FLOOR:-2700}"
 OUT="${OUT:-$ROOT/loadtest/results/$(date -u +%Y%m%dT%H%M%SZ)}"
 PORT_COLYSEUS="${PORT_COLYSEUS:-2567}"; PORT_PLAZA="${PORT_PLAZA:-8090}"; MAXWALL="${MAXWALL:-300}"
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
@@ -145,6 +152,23 @@ colyseus() { # $1 = out dir, rest = run.sh args; knobs through env
   sleep 3
 }
 
+# ---------------------------------------------------------------- I/O floor
+prepare_floor() {
+  [ -n "${FLOOR_SRC:-}" ] || { log "no I/O floor found (set FLOOR_SRC)"; exit 1; }
+  if [ ! -x "$FLOOR_DIR/target/release/load" ]; then
+    log "copying $FLOOR_SRC to $FLOOR_DIR and building it"
+    mkdir -p "$FLOOR_DIR"
+    (cd "$FLOOR_SRC" && tar --exclude=./target --exclude=./results -cf - .) | (cd "$FLOOR_DIR" && tar -xf -)
+    (cd "$FLOOR_DIR" && cargo build --release -q)
+  fi
+}
+floor() { # $1 = out dir, $2 = N (its own 20 s window and load generator; per-client-second figures compare)
+  (cd "$FLOOR_DIR" && OUT="$1" PORT="$PORT_FLOOR" WARMUP="$WARMUP" ./run.sh one "$2" > "$1/floor_N$2.log" 2>&1) \
+    || log "floor run.sh one $2 failed (see $1/floor_N$2.log)"
+  [ -f "$1/one_N$2.json" ] && mv "$1/one_N$2.json" "$1/floor_N$2.json"
+  sleep 2
+}
+
 # ---------------------------------------------------------------- runs
 {
   echo "---"; echo "date: $(date -u +%FT%TZ)"; echo "kernel: $(uname -r)"; echo "nproc: $(nproc)"
@@ -156,6 +180,7 @@ colyseus() { # $1 = out dir, rest = run.sh args; knobs through env
 } >> "$OUT/env.txt"   # appended: several invocations may share one OUT
 
 [ "$SKIP_COLYSEUS" = "1" ] || prepare_colyseus
+case " $MODES " in *" arena "*) [ "$FLOOR" = "1" ] && prepare_floor ;; esac
 for r in $(seq 1 "$REPEAT"); do
   CO="$OUT/colyseus/r$r"; PO="$OUT/plaza/r$r"; mkdir -p "$CO" "$PO"
   for mode in $MODES; do
@@ -164,6 +189,7 @@ for r in $(seq 1 "$REPEAT"); do
         for n in $NS; do
           [ "$SKIP_COLYSEUS" = "1" ] || { log "r$r colyseus arena N=$n"; colyseus "$CO" one "$n"; }
           [ "$SKIP_PLAZA" = "1" ] || { log "r$r plaza arena N=$n"; plaza_arena "$n" "$PO"; }
+          [ "$FLOOR" != "1" ] || { mkdir -p "$OUT/floor/r$r"; log "r$r I/O floor N=$n"; floor "$OUT/floor/r$r" "$n"; }
         done ;;
       idle)
         [ "$SKIP_COLYSEUS" = "1" ] || { log "r$r colyseus idle N=$IDLE_N"; IDLE_NS="$IDLE_N" colyseus "$CO" idle; }

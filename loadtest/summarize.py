@@ -53,12 +53,21 @@ def ratio(p, c):
     return f"{p / c:.2f}×"
 
 
-def table(title, rows):
-    out = [f"### {title}", "", "| figure | Colyseus 0.18 | Plaza | Plaza / Colyseus |", "|---|---|---|---|"]
+def table(title, rows, floor=None):
+    """rows: (name, colyseus values, plaza values, digits); floor: name -> floor values."""
+    if floor:
+        out = [f"### {title}", "", "| figure | Colyseus 0.18 | I/O floor | Plaza | Plaza / Colyseus | Plaza / floor |",
+               "|---|---|---|---|---|---|"]
+    else:
+        out = [f"### {title}", "", "| figure | Colyseus 0.18 | Plaza | Plaza / Colyseus |", "|---|---|---|---|"]
     for name, cv, pv, digits in rows:
         ct, cm = cell(cv, digits)
         pt, pm = cell(pv, digits)
-        out.append(f"| {name} | {ct} | {pt} | {ratio(pm, cm)} |")
+        if floor:
+            ft, fm = cell(floor.get(name, []), digits)
+            out.append(f"| {name} | {ct} | {ft} | {pt} | {ratio(pm, cm)} | {ratio(pm, fm)} |")
+        else:
+            out.append(f"| {name} | {ct} | {pt} | {ratio(pm, cm)} |")
     return "\n".join(out) + "\n"
 
 
@@ -103,7 +112,29 @@ def arena(out, n):
         ("load generator CPU % of its core", [dig(r, "clients", "cpu_util_pct_of_core_per_proc", 0) for r in c],
          [dig(r, "load", "pct_of_core") for r in p], 1),
     ]
-    return table(f"Arena, N = {n} (K = 16, 10 Hz moves, 1 Hz ping, 20 Hz patches)", rows), c, p
+    f = runs(out, "floor", f"floor_N{n}.json")
+    floor = None
+    if f:
+        def rss_per_client(r):
+            j = r.get("joined")
+            return (r["srv_rss_end_kb"] - r["srv_rss_base_kb"]) / j if j else None
+        floor = {
+            "server CPU s per 1000 client-s": [r.get("srv_cpu_per_1000cs") for r in f],
+            "  of which user": [r.get("srv_user_per_1000cs") for r in f],
+            "server CPU % of one core": [r.get("srv_cpu_pct") for r in f],
+            "server RSS per client under load, KB": [rss_per_client(r) for r in f],
+            "server RSS at window end, MB": [r.get("srv_rss_end_kb", 0) / 1024 for r in f],
+            "ping RTT p99, ms": [r.get("rtt_p99_ms") for r in f],
+            "patch Hz per client": [r.get("patch_hz_mean") for r in f],
+            "bytes received per client per s": [r["bytes_rx_per_s"] / r["joined"] if r.get("joined") else None for r in f],
+            "joins/s (join phase, 50 in flight)": [r["joined"] / r["join_s"] if r.get("join_s") else None for r in f],
+            "failures": [r.get("join_fail", 0) + r.get("disconnects", 0) + r.get("send_err", 0) for r in f],
+            "load generator CPU % of its core": [r.get("load_cpu_pct") for r in f],
+        }
+    title = f"Arena, N = {n} (K = 16, 10 Hz moves, 1 Hz ping, 20 Hz patches)"
+    if floor:
+        title += "; the floor has no game logic, no auth, no latency metric and a 20 s window"
+    return table(title, rows, floor), c, p
 
 
 def passes(r, plaza, limit):
