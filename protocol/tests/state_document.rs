@@ -497,3 +497,78 @@ fn arena_tick_is_one_op_per_changed_player() {
         assert_eq!(sync(&mut doc, &mut mirror).len(), 9);
     }
 }
+
+/// The worked example of `protocol/README.md` §5.6: the bytes printed there
+/// are the bytes the codec writes, and they decode and apply as described.
+#[test]
+fn spec_worked_example_matches_the_codec() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("`84 a1 74").expect("hex line in README §5.6") + 1;
+    let len = readme[start..].find('`').expect("closing backtick");
+    let hex: String = readme[start..start + len].split_whitespace().collect();
+    let spec_bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex byte"))
+        .collect::<Vec<u8>>();
+
+    let ops = vec![Op::Set(
+        path!["players", "abc"],
+        [1.5.into(), 2.0.into(), Value::Int(3)].into(),
+    )];
+    let msg = plaza_protocol::ServerMsg::Patch {
+        room: "r1".into(),
+        seq: 1,
+        ops,
+    };
+    let bytes = encode(&msg, Format::MsgPack).expect("encode");
+    assert_eq!(bytes, spec_bytes);
+    assert_eq!(bytes.len(), 54);
+    let json = encode(&msg, Format::Json).expect("encode");
+    assert_eq!(
+        std::str::from_utf8(&json).expect("utf-8"),
+        r#"{"t":"patch","room":"r1","seq":1,"ops":[[0,["players","abc"],[1.5,2.0,3]]]}"#
+    );
+
+    let decoded: plaza_protocol::ServerMsg =
+        plaza_protocol::decode(&spec_bytes, Format::MsgPack).expect("decode");
+    let plaza_protocol::ServerMsg::Patch { ops, .. } = decoded else {
+        panic!("not a patch");
+    };
+    let mut mirror = map(&[("players", map(&[]))]);
+    apply_all(&mut mirror, &ops).expect("apply");
+    assert_eq!(
+        mirror,
+        map(&[(
+            "players",
+            map(&[(
+                "abc",
+                [Value::Float(1.5), Value::Float(2.0), Value::Int(3)].into()
+            )])
+        )])
+    );
+}
+
+#[test]
+fn apply_op_goes_through_the_checks() {
+    let mut doc = Document::new();
+    let mut mirror = doc.root().clone();
+    doc.apply_op(Op::Set(path!["l"], Value::List(vec![])))
+        .expect("set");
+    doc.apply_op(Op::Push(path!["l"], 1.into())).expect("push");
+    doc.apply_op(Op::Del(path!["nothing"]))
+        .expect("deleting nothing is fine");
+    assert_eq!(
+        doc.apply_op(Op::Set(path!["$k"], 1.into()))
+            .map_err(|e| e.code()),
+        Err("reserved_key")
+    );
+    assert_eq!(
+        doc.apply_op(Op::Push(path!["l"], f64::NAN.into()))
+            .map_err(|e| e.code()),
+        Err("non_finite")
+    );
+    assert_eq!(
+        sync(&mut doc, &mut mirror),
+        vec![Op::Set(path!["l"], [1].into())]
+    );
+}

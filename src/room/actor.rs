@@ -17,8 +17,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use plaza_protocol::state::{DocLimits, Document, Value};
-use plaza_protocol::{RequestId, ServerMsg};
+use plaza_protocol::{decode, Format, RequestId, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -172,7 +173,10 @@ pub(crate) struct Actor {
     core: Core,
     rx: mpsc::Receiver<Cmd>,
     seq: u64,
-    ring: VecDeque<(u64, Arc<Encoded>)>,
+    /// Recent patches for `resume`, as MessagePack bytes only: an `Encoded`
+    /// keeps its source message alive (for lazy JSON), which would cost the
+    /// ops' full tree per kept patch instead of ~150 bytes.
+    ring: VecDeque<(u64, Bytes)>,
     ever_joined: bool,
     empty_since: Instant,
     last_tick: Instant,
@@ -556,7 +560,8 @@ impl Actor {
         if self.ring.len() >= self.registry.patch_ring {
             self.ring.pop_front();
         }
-        self.ring.push_back((self.seq, encoded));
+        self.ring
+            .push_back((self.seq, encoded.bytes(Format::MsgPack)));
     }
 
     fn snapshot(&self) -> ServerMsg {
@@ -686,8 +691,12 @@ impl Actor {
                 seat.attached = true;
                 seat.held_until = None;
                 seat.lagging_since = None;
-                for (seq, patch) in self.ring.iter().filter(|(s, _)| *s > last) {
-                    if seat.outbox.send_shared(patch).is_err() {
+                for (seq, bytes) in self.ring.iter().filter(|(s, _)| *s > last) {
+                    // Resume is rare: re-encoding here keeps the ring small.
+                    let sent = decode::<ServerMsg>(bytes, Format::MsgPack)
+                        .map_err(|_| SendError::Closed)
+                        .and_then(|msg| seat.outbox.send_shared(&Encoded::new(msg)));
+                    if sent.is_err() {
                         tracing::debug!(room = %self.core.shared.id, seq, "resume replay overflowed the outbox");
                         seat.lagging_since = Some(Instant::now());
                         break;

@@ -296,7 +296,12 @@ impl RoomManager {
         last_seqs: &BTreeMap<String, u64>,
     ) -> Vec<String> {
         let mut waiting = Vec::new();
-        for room in self.inner.session_rooms(&client.session_id) {
+        let mut rooms = self.inner.session_rooms(&client.session_id);
+        // A room appears twice only while a refused join is in flight; one
+        // resume per room is enough (a second would replay patches twice).
+        rooms.sort();
+        rooms.dedup();
+        for room in rooms {
             let Some(tx) = self.inner.rooms.get(&*room).map(|h| h.tx.clone()) else {
                 continue;
             };
@@ -319,7 +324,6 @@ impl RoomManager {
             }
         }
         held.sort();
-        held.dedup();
         held
     }
 
@@ -505,7 +509,6 @@ impl Registry {
     ) -> Result<(), RoomError> {
         self.check_open()?;
         let rtype = self.room_type(kind)?;
-        let mine = self.session_rooms(&client.session_id);
         let (tx, shared, created) = {
             let mut matcher = self.matcher.lock();
             let found = matcher.get(kind).and_then(|rooms| {
@@ -514,7 +517,6 @@ impl Registry {
                     .find(|s| {
                         !s.private
                             && s.joinable().is_ok()
-                            && !mine.iter().any(|m| *m == s.id)
                             && filter_matches(&s.metadata.read(), &filter)
                     })
                     .cloned()

@@ -211,3 +211,40 @@ impl Client {
         }
     }
 }
+
+/// Runs the Node interop harness (`tests/interop/harness.mjs`, the real
+/// `@dcl/crypto` / `decentraland-crypto-fetch`) on a batch of commands.
+pub fn node_harness(commands: &serde_json::Value) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    // Tests of one binary run in parallel: one `npm ci` at a time.
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if !dir.join("node_modules/@dcl/crypto").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm must be installed to run the interop tests (Node >= 20)");
+        assert!(status.success(), "npm ci in tests/interop failed");
+    }
+    drop(_guard);
+    let mut child = Command::new("node")
+        .arg("harness.mjs")
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node must be installed to run the interop tests (Node >= 20)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(commands.to_string().as_bytes())
+        .expect("write commands");
+    let out = child.wait_with_output().expect("harness runs");
+    assert!(out.status.success(), "harness failed");
+    serde_json::from_slice(&out.stdout).expect("harness prints a JSON array")
+}

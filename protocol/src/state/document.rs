@@ -106,7 +106,12 @@ impl Document {
         self.limits
     }
 
-    /// The whole tree (what a snapshot sends).
+    /// The whole tree (what a snapshot sends). A snapshot labelled with seq
+    /// `N` must be the state patch `N` left, so take it when
+    /// [`has_changes`](Document::has_changes) is false (right after
+    /// [`take_ops`](Document::take_ops)): otherwise the next patch would
+    /// repeat writes the snapshot already holds (a repeated push or delete
+    /// does not apply twice cleanly).
     pub fn root(&self) -> &Value {
         &self.root
     }
@@ -266,6 +271,17 @@ impl Document {
         count_nodes(&value, depth, &mut self.counts, true);
         list.push(value);
         Ok(())
+    }
+
+    /// Performs `op` through the checked API (what a room does with a write a
+    /// client sent): [`set`](Document::set), [`delete`](Document::delete)
+    /// (deleting nothing is not an error) or [`push`](Document::push).
+    pub fn apply_op(&mut self, op: Op) -> Result<(), DocError> {
+        match op {
+            Op::Set(path, value) => self.set(&path, value),
+            Op::Del(path) => self.delete(&path).map(drop),
+            Op::Push(path, value) => self.push(&path, value),
+        }
     }
 
     /// Whether anything was written since the last [`take_ops`](Document::take_ops).
