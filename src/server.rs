@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -22,11 +23,16 @@ use crate::config::Config;
 use crate::events::EventSink;
 use crate::gateway::{self, limits::Admission, session::Sessions, AppState};
 use crate::room::RoomManager;
+use crate::scores::{self, ScoresService};
+use crate::store::Store;
 
 /// A server assembled from a config, ready to serve.
 pub struct Plaza {
     state: AppState,
     router: axum::Router,
+    scores: Arc<ScoresService>,
+    store: Store,
+    background: Vec<(&'static str, JoinHandle<()>)>,
 }
 
 impl Plaza {
@@ -34,27 +40,41 @@ impl Plaza {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install();
         let config = Arc::new(config);
-        let (events, _events_rx) = EventSink::channel();
+        let store = Store::open(&config.store, &config.server.data_dir)
+            .await
+            .context("opening the store")?;
+        let auth = Authenticator::new(&config.auth);
+        let (scores, audit_task) = ScoresService::new(&config, auth.clone(), store.clone());
+        let (events, events_rx) = EventSink::channel();
+        let event_task = scores::spawn_event_writer(Arc::clone(&scores), events_rx);
         let rooms = RoomManager::new(&config.rooms, events);
+        let shutdown = CancellationToken::new();
         let sessions = Sessions::new(
             Duration::from_millis(config.limits.resume_grace_ms),
             rooms.clone(),
+            shutdown.clone(),
         );
         let state = AppState {
-            auth: Arc::new(Authenticator::new(&config.auth)),
+            auth: Arc::new(auth),
             rooms,
             sessions,
             admission: Admission::new(
                 config.limits.max_connections,
                 config.limits.connections_per_ip,
             ),
-            shutdown: CancellationToken::new(),
+            shutdown,
             tracker: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
             config,
         };
-        let router = gateway::app(state.clone());
-        Ok(Self { state, router })
+        let router = gateway::app(state.clone()).merge(scores::router(Arc::clone(&scores)));
+        Ok(Self {
+            state,
+            router,
+            scores,
+            store,
+            background: vec![("room events", event_task), ("audit", audit_task)],
+        })
     }
 
     /// The shared state (tests and embedders register room types through it).
@@ -68,7 +88,13 @@ impl Plaza {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Plaza { state, router } = self;
+        let Plaza {
+            state,
+            router,
+            scores,
+            store,
+            background,
+        } = self;
         listener
             .set_nonblocking(true)
             .context("listener non-blocking")?;
@@ -128,6 +154,18 @@ impl Plaza {
         }
         state.rooms.shutdown().await;
         state.sessions.end_all();
+        // Dropping the last room and service handles lets the writers drain
+        // their queues (seat events, awards, audit records) and end.
+        drop(state);
+        drop(scores);
+        for (name, task) in background {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(grace, task).await.is_err() {
+                warn!(name, "background writer did not drain before the deadline");
+                abort.abort();
+            }
+        }
+        store.close().await;
         info!("shutdown complete");
         Ok(())
     }

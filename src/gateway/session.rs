@@ -75,11 +75,14 @@ struct Inner {
     next_generation: AtomicU64,
     grace: Duration,
     rooms: RoomManager,
+    /// Ends the grace timers at shutdown (they hold room handles).
+    shutdown: CancellationToken,
 }
 
 impl Sessions {
-    /// A registry holding dropped sessions for `grace`.
-    pub fn new(grace: Duration, rooms: RoomManager) -> Self {
+    /// A registry holding dropped sessions for `grace`; its timers stop when
+    /// `shutdown` is cancelled.
+    pub fn new(grace: Duration, rooms: RoomManager, shutdown: CancellationToken) -> Self {
         Self {
             inner: Arc::new(Inner {
                 by_id: DashMap::new(),
@@ -88,6 +91,7 @@ impl Sessions {
                 next_generation: AtomicU64::new(1),
                 grace,
                 rooms,
+                shutdown,
             }),
         }
     }
@@ -195,9 +199,12 @@ impl Sessions {
         self.inner.rooms.detach(session_id);
         let this = self.clone();
         let session_id = Arc::clone(session_id);
+        let shutdown = self.inner.shutdown.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(this.inner.grace).await;
-            this.expire(&session_id, generation);
+            tokio::select! {
+                _ = tokio::time::sleep(this.inner.grace) => this.expire(&session_id, generation),
+                _ = shutdown.cancelled() => {}
+            }
         });
     }
 

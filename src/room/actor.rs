@@ -241,7 +241,14 @@ impl Actor {
 
         let period =
             Duration::from_secs_f64(1.0 / f64::from(self.rtype.options.patch_rate_hz.max(1)));
-        let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+        // Rooms created in a burst would all tick at the same instant; a
+        // per-room phase (from the random id) spreads the work over the period.
+        let spread = self
+            .room()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let phase = period.mul_f64(f64::from(spread % 1000) / 1000.0);
+        let mut ticker = tokio::time::interval_at(Instant::now() + period + phase, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tokio::select! {

@@ -509,7 +509,7 @@ impl Registry {
     ) -> Result<(), RoomError> {
         self.check_open()?;
         let rtype = self.room_type(kind)?;
-        let (tx, shared, created) = {
+        let (tx, shared) = {
             let mut matcher = self.matcher.lock();
             let found = matcher.get(kind).and_then(|rooms| {
                 rooms
@@ -526,7 +526,7 @@ impl Registry {
                     shared.taken.fetch_add(1, Ordering::AcqRel);
                     self.session_add(&client.session_id, &shared.id);
                     let tx = self.rooms.get(&*shared.id).map(|h| h.tx.clone());
-                    (tx, shared, false)
+                    (tx, shared)
                 }
                 None => {
                     // The filter becomes metadata so the next joinOrCreate
@@ -542,15 +542,13 @@ impl Registry {
                         filter,
                         create_options,
                     );
-                    (Some(tx), shared, true)
+                    (Some(tx), shared)
                 }
             }
         };
-        self.send_join(client, rid, tx, &shared, options)?;
-        if created {
-            self.lobby_update(&shared);
-        }
-        Ok(())
+        // The lobby hears of a new room from its actor, once the creating
+        // join is processed (a room whose create hook fails never shows).
+        self.send_join(client, rid, tx, &shared, options)
     }
 
     fn create(
@@ -576,9 +574,7 @@ impl Registry {
                 options.clone(),
             )
         };
-        self.send_join(client, rid, Some(tx), &shared, options)?;
-        self.lobby_update(&shared);
-        Ok(())
+        self.send_join(client, rid, Some(tx), &shared, options)
     }
 
     fn join_by_id(

@@ -96,15 +96,17 @@ impl Changes {
         if in_tail(*appended_from, last) {
             return;
         }
-        let existed = match children.get(last) {
-            // The mirror's view is what it was before the first write here.
-            Some(Node::Whole { existed }) => *existed,
-            // `Inner` means it existed at the segment's start, untouched.
-            Some(Node::Inner { .. }) => true,
-            None => existed,
-        };
         match children.get_mut(last) {
-            Some(node) => *node = Node::Whole { existed },
+            Some(node) => {
+                let existed = match node {
+                    // The mirror's view is what it was before the first write here.
+                    Node::Whole { existed } => *existed,
+                    // `Inner` means it existed at the segment's start, untouched.
+                    Node::Inner { .. } => true,
+                };
+                // Replacing an `Inner` node drops the changes recorded below it.
+                *node = Node::Whole { existed };
+            }
             None => {
                 children.insert(last.clone(), Node::Whole { existed });
             }

@@ -1,0 +1,127 @@
+//! The consumer of room events: persists seats (the anchor of session
+//! binding) and applies server-authoritative awards. Rooms never await this
+//! task; they `try_send` into the bounded queue of `crate::events`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::ScoresService;
+use crate::events::PlazaEvent;
+use crate::store::{SeatRecord, StoreError};
+
+/// Events taken from the queue per wake-up.
+const BATCH: usize = 256;
+/// Attempts per event before it is dropped (a store outage longer than the
+/// back-off costs those seats; their claims then fail closed as unknown
+/// sessions, which is the safe direction).
+const ATTEMPTS: u32 = 3;
+const BACKOFF: Duration = Duration::from_millis(100);
+
+/// Spawns the writer; it ends when every `EventSink` is dropped and the
+/// queue is drained.
+///
+/// Takes the service rather than the bare `Store`: an award must be folded
+/// with its leaderboard's operator, sort and period, which live in config.
+pub fn spawn_event_writer(
+    service: Arc<ScoresService>,
+    mut rx: mpsc::Receiver<PlazaEvent>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut batch, BATCH).await > 0 {
+            for event in batch.drain(..) {
+                apply_with_retry(&service, &event).await;
+            }
+        }
+    })
+}
+
+async fn apply_with_retry(service: &ScoresService, event: &PlazaEvent) {
+    for attempt in 1..=ATTEMPTS {
+        match apply(service, event).await {
+            Ok(()) => return,
+            Err(Failure::Permanent(why)) => {
+                metrics::counter!("plaza_scores_events_dropped_total").increment(1);
+                tracing::warn!(?event, why, "room event not applied");
+                return;
+            }
+            Err(Failure::Store(e)) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "room event: store failed, retrying");
+                tokio::time::sleep(BACKOFF * attempt).await;
+            }
+            Err(Failure::Store(e)) => {
+                metrics::counter!("plaza_scores_events_dropped_total").increment(1);
+                tracing::error!(error = %e, ?event, "room event lost: store failed");
+            }
+        }
+    }
+}
+
+enum Failure {
+    Store(StoreError),
+    Permanent(String),
+}
+
+fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+async fn apply(service: &ScoresService, event: &PlazaEvent) -> Result<(), Failure> {
+    let store = service.store();
+    match event {
+        PlazaEvent::SeatOpened {
+            seat,
+            address,
+            room,
+            room_type,
+            at_ms,
+        } => store
+            .open_seat(&SeatRecord {
+                seat: seat.clone(),
+                address: address.to_ascii_lowercase(),
+                room: room.clone(),
+                room_type: room_type.clone(),
+                joined_ms: ms(*at_ms),
+                left_ms: None,
+            })
+            .await
+            .map_err(Failure::Store),
+        PlazaEvent::SeatClosed { seat, at_ms } => store
+            .close_seat(seat, ms(*at_ms))
+            .await
+            .map_err(Failure::Store),
+        PlazaEvent::Award {
+            leaderboard,
+            address,
+            score,
+            seat,
+            at_ms,
+        } => {
+            if score.abs() > super::MAX_SAFE_INTEGER {
+                return Err(Failure::Permanent(format!(
+                    "award {score} outside ±(2^53−1)"
+                )));
+            }
+            match service
+                .award(
+                    leaderboard,
+                    &address.to_ascii_lowercase(),
+                    *score,
+                    seat,
+                    *at_ms,
+                )
+                .await
+            {
+                Ok(_) => {
+                    metrics::counter!("plaza_scores_awarded_total").increment(1);
+                    Ok(())
+                }
+                Err(super::ScoreError::Store(e)) => Err(Failure::Store(e)),
+                Err(e) => Err(Failure::Permanent(e.to_string())),
+            }
+        }
+    }
+}
