@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { until } from './support/peer.mjs'
 import { startProxy } from './support/proxy.mjs'
 import { sceneWebSocketClass } from './support/scene-websocket.mjs'
-import { acceptsConfig, explorerGetHeaders, makeIdentity, serverUnavailable, startServer } from './support/server.mjs'
+import { acceptsConfig, explorerGetHeaders, makeIdentity, SCENE_METADATA, serverUnavailable, startServer } from './support/server.mjs'
 
 const require = createRequire(import.meta.url)
 const { connect, signedHeadersAuth, submitScore, valueEquals, PlazaError } = require('../dist/index.js')
@@ -191,15 +191,17 @@ async function whenSeatKnown(submit) {
   }
 }
 
+// Score posts carry the metadata the explorer puts in a scene's signed fetch: the default policy
+// wants `signer: "decentraland-kernel-scene"` (a Node client signing for itself says so too).
 scoresTest('scores: a signed submission is accepted; the same request replayed is refused', async () => {
-  const { client, me } = await nodeClient()
+  const { client, me } = await nodeClient({ connect: { metadata: SCENE_METADATA } })
   const room = await client.joinOrCreate('shared', { filter: { scene: `score-${Date.now()}` } })
   const sent = []
   const recordingFetch = async (url, init) => {
     sent.push({ url, init: { ...init, headers: { ...init.headers } } })
     return fetch(url, init)
   }
-  const sf = identitySignedFetch(me.identity, { fetch: recordingFetch })
+  const sf = identitySignedFetch(me.identity, { fetch: recordingFetch, metadata: SCENE_METADATA })
   const entry = await whenSeatKnown(() => submitScore(sf, server.http, { leaderboard: 'clicks', score: 7, session: room.seat }))
   assert.ok(entry, 'the server returns the stored entry')
   const accepted = sent[sent.length - 1]
@@ -215,7 +217,7 @@ scoresTest('scores: a signed submission is accepted; the same request replayed i
 })
 
 scoresTest('scores through the client: accepted, then a second claim for the same session is refused', async () => {
-  const { client } = await nodeClient()
+  const { client } = await nodeClient({ connect: { metadata: SCENE_METADATA } })
   const room = await client.joinOrCreate('shared', { filter: { scene: `score2-${Date.now()}` } })
   await whenSeatKnown(() => client.submitScore('clicks', 3, room.seat))
   await assert.rejects(client.submitScore('clicks', 4, room.seat), (e) => e instanceof PlazaError && e.status === 409 && e.code === 'session_duplicate')

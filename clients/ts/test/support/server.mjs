@@ -117,19 +117,21 @@ export async function makeIdentity(minutes = 60) {
  * identity: `get:<pathname>:<ms>:<metadata>` lower-cased, metadata in the explorer's member order
  * with an empty `hashPayload` (no body).
  */
+/** The metadata a scene's signed requests carry (scene-runtime.md §4.4), without `hashPayload`. */
+export const SCENE_METADATA = {
+  sceneId: 'bafkreiexamplescene',
+  parcel: '0,0',
+  tld: 'org',
+  network: 'mainnet',
+  isGuest: false,
+  realm: { hostname: '127.0.0.1', protocol: 'v3', serverName: 'LocalPreview' },
+  signer: 'decentraland-kernel-scene'
+}
+
 export function explorerGetHeaders(identity, signedHeaders) {
   return async ({ url, init }) => {
     const pathname = new URL(url).pathname
-    const metadata = {
-      sceneId: 'bafkreiexamplescene',
-      parcel: '0,0',
-      tld: 'org',
-      network: 'mainnet',
-      isGuest: false,
-      realm: { hostname: '127.0.0.1', protocol: 'v3', serverName: 'LocalPreview' },
-      signer: 'decentraland-kernel-scene',
-      hashPayload: ''
-    }
+    const metadata = { ...SCENE_METADATA, hashPayload: '' }
     return { headers: { ...(init.headers ?? {}), ...signedHeaders(identity, init.method || 'get', pathname, metadata) } }
   }
 }
