@@ -27,7 +27,8 @@ const { signedHeaders, identitySignedFetch, connectNode } = require(path.join(cl
 const bundle = path.join(here, 'bin', 'index.js')
 if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: build the scene first (README "Build")`)
 
-const server = await startServer({})
+// The scene's leaderboard, with the default anti-farming rules.
+const server = await startServer({ config: '[[scores.leaderboards]]\nid = "clicks"\n' })
 const logs = []
 const rendered = []
 try {
@@ -72,9 +73,9 @@ try {
   }, module, bundle, here)
 
   // The explorer's loop: onStart, then onUpdate(dt) every frame (dt 0 first, then ≤ 0.1 s).
-  const frames = async (n) => {
+  const frames = async (n, dt = 0.033) => {
     for (let i = 0; i < n; i++) {
-      await module.exports.onUpdate(0.033)
+      await module.exports.onUpdate(dt)
       await new Promise((r) => setTimeout(r, 33))
     }
   }
@@ -88,15 +89,35 @@ try {
 
   // Another player moves the counter: the scene must show it.
   const other = await makeIdentity()
-  const oc = await connectNode(server.ws, { identity: other.identity })
+  const sceneMetadata = { signer: 'decentraland-kernel-scene', isGuest: false }
+  const oc = await connectNode(server.ws, { identity: other.identity, metadata: sceneMetadata })
   const room = await oc.joinOrCreate('shared', { filter: { scene: 'plaza-example' } })
   await room.request('set', { path: 'board/counter', value: 41 })
   await frames(30)
+  // ...and scores 5 on the scene's leaderboard; the scene refreshes it every 10 s of frame time
+  // (dt is capped at 0.1 s per frame by the explorer).
+  for (let tries = 0; ; tries++) {
+    try {
+      await oc.submitScore('clicks', 5, room.seat)
+      break
+    } catch (e) {
+      if (e.code !== 'session_unknown' || tries > 50) throw e // the seat is stored asynchronously
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  await frames(110, 0.1)
   oc.close()
 
   const texts = [...new Set(rendered.join('').match(/count: \d+/g) ?? [])]
   console.log(`room ${mine.room}; counter texts sent to the renderer: ${JSON.stringify(texts)}`)
   assert.deepEqual(texts, ['count: 0', 'count: 41'])
+  // The leaderboard panel was read (empty board: the title only) through the scene's signedFetch.
+  const all = rendered.join('')
+  assert.ok(all.includes('Top clicks'), 'leaderboard shown')
+  assert.ok(!all.includes('leaderboard unavailable'), 'leaderboard read without error')
+  const line = `1. ${other.address.slice(0, 8)}  5`
+  assert.ok(all.includes(line), `the other player's score is listed (${line})`)
+  console.log(`leaderboard line sent to the renderer: ${JSON.stringify(line)}`)
   assert.deepEqual(logs.filter((l) => l.startsWith('error')), [])
   console.log('check-bundle: ok')
 } finally {
