@@ -57,7 +57,8 @@ export async function startServer({ config = '', env = {} } = {}) {
   const logs = []
   const child = spawn(PLAZA_BIN, ['serve', '--config', configFile], {
     env: {
-      ...process.env,
+      // The caller's PLAZA_* variables would reconfigure the server under test: leave them out.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLAZA_'))),
       PLAZA_SERVER__BIND: `127.0.0.1:${port}`,
       PLAZA_SERVER__DATA_DIR: path.join(dir, 'data'),
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
