@@ -11,10 +11,16 @@ fuzz_target!(|data: &[u8]| {
         None => (&b""[..], data),
     };
     let expected = String::from_utf8_lossy(expected);
-    let Ok(chain) = serde_json::from_slice::<serde_json::Value>(json) else { return };
+    let Ok(chain) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return;
+    };
     for policy in [Policy::Strict, Policy::Compat] {
         for contracts in [ContractMode::Refuse, ContractMode::Defer] {
-            let opts = VerifyOptions { policy, now_ms: 1_750_000_000_000, contracts };
+            let opts = VerifyOptions {
+                policy,
+                now_ms: 1_750_000_000_000,
+                contracts,
+            };
             if let Ok(v) = verify_chain(&chain, &expected, &opts, None) {
                 for check in &v.contract_checks {
                     for hash in check.hashes() {

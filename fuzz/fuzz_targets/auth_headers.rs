@@ -6,7 +6,11 @@ use libfuzzer_sys::fuzz_target;
 use plaza_protocol::auth::headers::{self, HeaderLimits};
 use plaza_protocol::auth::{verify_chain, ContractMode, Policy, VerifyOptions};
 
-const LIMITS: HeaderLimits = HeaderLimits { max_headers: 16, max_header_bytes: 8192, max_links: 10 };
+const LIMITS: HeaderLimits = HeaderLimits {
+    max_headers: 16,
+    max_header_bytes: 8192,
+    max_links: 10,
+};
 
 fuzz_target!(|data: &[u8]| {
     let mut pairs: Vec<(String, &[u8])> = Vec::new();
@@ -22,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
             let _ = headers::parse_timestamp_compat(parsed.timestamp.as_deref());
             let expected = parsed.metadata.clone().unwrap_or_default();
             for policy in [Policy::Strict, Policy::Compat] {
-                let opts = VerifyOptions { policy, now_ms: 1_750_000_000_000, contracts: ContractMode::Defer };
+                let opts = VerifyOptions {
+                    policy,
+                    now_ms: 1_750_000_000_000,
+                    contracts: ContractMode::Defer,
+                };
                 let _ = verify_chain(&parsed.chain, &expected, &opts, None);
             }
         }
