@@ -199,6 +199,19 @@ mod backend {
     }
 }
 
+/// secp256k1 group order n, big-endian.
+#[cfg(feature = "secp256k1")]
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+];
+
+/// `1 <= x < n` for a 32-byte big-endian integer (lexicographic order = numeric order).
+#[cfg(feature = "secp256k1")]
+fn in_scalar_range(x: &[u8]) -> bool {
+    x.len() == 32 && x.iter().any(|&b| b != 0) && x < &ORDER[..]
+}
+
 #[cfg(feature = "secp256k1")]
 mod backend {
     //! libsecp256k1 recovery (about twice as fast as k256, see BENCHMARKS.md).
@@ -210,12 +223,12 @@ mod backend {
         prehash: &[u8; 32],
         sig: &RecoverableSig,
     ) -> Result<Address, SigDecodeError> {
-        // libsecp256k1 accepts r/s ≥ n by reducing them; the reference refuses them, so
-        // the range check is done with k256's scalar parser first (cheap, no curve work).
+        // The reference refuses r or s outside [1, n-1]; check that on the big-endian
+        // bytes before handing them to libsecp256k1 (no curve work, no scalar parsing).
         let (r, s) = sig.rs.split_at(32);
-        let r: [u8; 32] = r.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
-        let s: [u8; 32] = s.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
-        Signature::from_scalars(r, s).map_err(|_| SigDecodeError::InvalidCurve)?;
+        if !in_scalar_range(r) || !in_scalar_range(s) {
+            return Err(SigDecodeError::InvalidCurve);
+        }
         let rec = SecpRecoveryId::try_from(i32::from(sig.rec))
             .map_err(|_| SigDecodeError::InvalidCurve)?;
         let rsig = RecoverableSignature::from_compact(&sig.rs, rec)
