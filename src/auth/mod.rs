@@ -474,3 +474,25 @@ fn random_token() -> String {
     }
     hex::encode(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_from_toml_with_defaults() {
+        let cfg: AuthConfig = toml::from_str(
+            "compat = false\neth_rpc_url = \"http://127.0.0.1:8545\"\n[connect_policy]\nreject_guests = true\nparcels = [\"0,0\"]\n",
+        )
+        .expect("parses");
+        assert_eq!(cfg.window_ms, 60_000);
+        assert_eq!(cfg.skew_ms, 5_000);
+        assert_eq!(cfg.eth_rpc_url.as_deref(), Some("http://127.0.0.1:8545"));
+        assert!(cfg.connect_policy.reject_guests);
+        assert_eq!(cfg.connect_policy.parcels, ["0,0"]);
+        assert!(
+            toml::from_str::<AuthConfig>("windw_ms = 1").is_err(),
+            "typos are refused"
+        );
+    }
+}

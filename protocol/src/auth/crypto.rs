@@ -169,26 +169,47 @@ pub fn parse_address(text: &str) -> Option<Address> {
     Some(out)
 }
 
+/// Recovery with `k256` (pure Rust). Always compiled: it is the default backend and
+/// the reference the `secp256k1` backend is tested against.
+pub fn recover_address_k256(
+    prehash: &[u8; 32],
+    sig: &RecoverableSig,
+) -> Result<Address, SigDecodeError> {
+    use k256::ecdsa::RecoveryId;
+    let (r, s) = sig.rs.split_at(32);
+    let r: [u8; 32] = r.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
+    let s: [u8; 32] = s.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
+    // `from_scalars` refuses r or s equal to zero or ≥ n, exactly the reference's range rule.
+    let signature = Signature::from_scalars(r, s).map_err(|_| SigDecodeError::InvalidCurve)?;
+    let rec = RecoveryId::new(sig.rec == 1, false);
+    let key = VerifyingKey::recover_from_prehash(prehash, &signature, rec)
+        .map_err(|_| SigDecodeError::InvalidCurve)?;
+    Ok(address_of_key(&key))
+}
+
 #[cfg(not(feature = "secp256k1"))]
 mod backend {
-    //! Pure-Rust recovery with `k256`.
     use super::*;
-    use k256::ecdsa::RecoveryId;
 
     pub(super) fn recover(
         prehash: &[u8; 32],
         sig: &RecoverableSig,
     ) -> Result<Address, SigDecodeError> {
-        let (r, s) = sig.rs.split_at(32);
-        let r: [u8; 32] = r.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
-        let s: [u8; 32] = s.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
-        // `from_scalars` refuses r or s equal to zero or ≥ n, exactly the reference's range rule.
-        let signature = Signature::from_scalars(r, s).map_err(|_| SigDecodeError::InvalidCurve)?;
-        let rec = RecoveryId::new(sig.rec == 1, false);
-        let key = VerifyingKey::recover_from_prehash(prehash, &signature, rec)
-            .map_err(|_| SigDecodeError::InvalidCurve)?;
-        Ok(address_of_key(&key))
+        recover_address_k256(prehash, sig)
     }
+}
+
+/// secp256k1 group order n, big-endian.
+#[cfg(feature = "secp256k1")]
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+];
+
+/// `1 <= x < n` for a 32-byte big-endian integer (lexicographic order = numeric order).
+#[cfg(feature = "secp256k1")]
+fn in_scalar_range(x: &[u8]) -> bool {
+    x.len() == 32 && x.iter().any(|&b| b != 0) && x < &ORDER[..]
 }
 
 #[cfg(feature = "secp256k1")]
@@ -202,12 +223,12 @@ mod backend {
         prehash: &[u8; 32],
         sig: &RecoverableSig,
     ) -> Result<Address, SigDecodeError> {
-        // libsecp256k1 accepts r/s ≥ n by reducing them; the reference refuses them, so
-        // the range check is done with k256's scalar parser first (cheap, no curve work).
+        // The reference refuses r or s outside [1, n-1]; check that on the big-endian
+        // bytes before handing them to libsecp256k1 (no curve work, no scalar parsing).
         let (r, s) = sig.rs.split_at(32);
-        let r: [u8; 32] = r.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
-        let s: [u8; 32] = s.try_into().map_err(|_| SigDecodeError::InvalidCurve)?;
-        Signature::from_scalars(r, s).map_err(|_| SigDecodeError::InvalidCurve)?;
+        if !in_scalar_range(r) || !in_scalar_range(s) {
+            return Err(SigDecodeError::InvalidCurve);
+        }
         let rec = SecpRecoveryId::try_from(i32::from(sig.rec))
             .map_err(|_| SigDecodeError::InvalidCurve)?;
         let rsig = RecoverableSignature::from_compact(&sig.rs, rec)
@@ -240,6 +261,47 @@ mod tests {
             hex::encode(personal_message_hash("hello")),
             "50b2c43fd39106bafbba0da34fc430e1f91e3c96ea2acee2bc34119f92b37750"
         );
+    }
+
+    #[test]
+    fn backends_agree_including_high_s_and_out_of_range() {
+        let w = crate::auth::Wallet::from_private_key_hex(
+            "0xdcad62a4ae3f497fe0f1b0df6132b08390adaaa0fda993a093253fc17426c704",
+        )
+        .expect("key");
+        for msg in ["", "hello", "héllo wörld — 🎮 プラザ"] {
+            let prehash = personal_message_hash(msg);
+            let sig = RecoverableSig::from_text(&w.sign_personal(msg)).expect("sig");
+            assert_eq!(
+                recover_address(&prehash, &sig),
+                recover_address_k256(&prehash, &sig)
+            );
+            assert_eq!(recover_address(&prehash, &sig), Ok(w.address_bytes()));
+            // The high-s twin (s' = n - s, parity flipped) recovers the same key in both.
+            let n = hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+                .expect("n");
+            let mut twin = sig;
+            let mut borrow = 0i16;
+            for i in (0..32).rev() {
+                let d = i16::from(n[i]) - i16::from(sig.rs[32 + i]) - borrow;
+                borrow = i16::from(d < 0);
+                twin.rs[32 + i] = d.rem_euclid(256) as u8;
+            }
+            twin.rec ^= 1;
+            assert_eq!(recover_address(&prehash, &twin), Ok(w.address_bytes()));
+            assert_eq!(recover_address_k256(&prehash, &twin), Ok(w.address_bytes()));
+            // r = n is out of range for both.
+            let mut bad = sig;
+            bad.rs[..32].copy_from_slice(&n);
+            assert_eq!(
+                recover_address(&prehash, &bad),
+                Err(SigDecodeError::InvalidCurve)
+            );
+            assert_eq!(
+                recover_address_k256(&prehash, &bad),
+                Err(SigDecodeError::InvalidCurve)
+            );
+        }
     }
 
     #[test]

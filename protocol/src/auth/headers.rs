@@ -97,9 +97,12 @@ pub fn parse_headers(
     let mut found: HashMap<String, String> = HashMap::new();
     let mut count = 0usize;
     for (name, value) in headers {
-        if name.len() < IDENTITY_PREFIX.len()
-            || !name[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX)
-        {
+        // Compare bytes: slicing the `str` could split a multi-byte character (fuzz-found panic).
+        let is_identity = name
+            .as_bytes()
+            .get(..IDENTITY_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(IDENTITY_PREFIX.as_bytes()));
+        if !is_identity {
             continue;
         }
         count += 1;
@@ -325,6 +328,20 @@ mod tests {
         ));
         // Latin-1: byte 0xE9 is 'é', not invalid UTF-8.
         assert_eq!(latin1(&[0x63, 0x61, 0x66, 0xE9]), "café");
+    }
+
+    #[test]
+    fn non_ascii_header_names_do_not_panic() {
+        // Regression (cargo fuzz, auth_headers): a multi-byte character straddling the
+        // prefix length used to panic on a `str` slice.
+        let h = [
+            ("x-identity\u{fffd}\u{fffd} 1ain-2", b"x".as_slice()),
+            ("\u{e9}", b"y".as_slice()),
+        ];
+        assert_eq!(
+            parse_headers(&h, LIMITS, false).err(),
+            Some(HeaderError::MissingChain)
+        );
     }
 
     #[test]

@@ -200,8 +200,9 @@ pub fn verify_chain(
                 if kind == LinkType::EcdsaEphemeral {
                     let prehash = crypto::personal_message_hash(&parsed.message);
                     let rsig = decode_sig(&sig, index)?;
-                    let key = recovery_key(&prehash, &rsig);
-                    let cached = cache.and_then(|c| c.get(&key));
+                    // The key costs a hash: only compute it when there is a cache.
+                    let key = cache.map(|_| recovery_key(&prehash, &rsig));
+                    let cached = cache.zip(key.as_ref()).and_then(|(c, k)| c.get(k));
                     let recovered = match cached {
                         Some(addr) => addr,
                         None => crypto::recover_address(&prehash, &rsig)
@@ -209,8 +210,8 @@ pub fn verify_chain(
                     };
                     check_signer(&current, &recovered, index, kind)?;
                     // Only delegations that verified are remembered: garbage cannot evict good entries.
-                    if let (None, Some(c)) = (cached, cache) {
-                        c.put(key, recovered, parsed.expiration_ms);
+                    if let (None, Some(c), Some(k)) = (cached, cache, key) {
+                        c.put(k, recovered, parsed.expiration_ms);
                     }
                 } else {
                     contract_checks.push(contract_check(
