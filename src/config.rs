@@ -142,15 +142,19 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut tree = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 text.parse::<toml::Table>()
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?
             }
             None => toml::Table::new(),
         };
         for (key, value) in env {
-            let Some(rest) = key.strip_prefix("PLAZA_") else { continue };
+            let Some(rest) = key.strip_prefix("PLAZA_") else {
+                continue;
+            };
             if rest.is_empty() || rest == "CONFIG" || rest == "LOG" {
                 continue;
             }
@@ -172,7 +176,9 @@ impl Config {
             ));
         }
         if self.limits.max_frame_bytes < 1024 {
-            return Err(ConfigError::Invalid("limits.max_frame_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "limits.max_frame_bytes must be at least 1024".into(),
+            ));
         }
         if self.limits.messages_per_second == 0 || self.limits.message_burst == 0 {
             return Err(ConfigError::Invalid(
@@ -193,12 +199,18 @@ impl Config {
 fn parse_env_value(raw: &str) -> toml::Value {
     let probe = format!("v = {raw}");
     match probe.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
         Err(_) => toml::Value::String(raw.to_owned()),
     }
 }
 
-fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> Result<(), ConfigError> {
+fn set_path(
+    table: &mut toml::Table,
+    parts: &[String],
+    value: toml::Value,
+) -> Result<(), ConfigError> {
     match parts {
         [] => Ok(()),
         [last] => {
@@ -211,7 +223,9 @@ fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> Re
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
                 toml::Value::Table(inner) => set_path(inner, rest, value),
-                _ => Err(ConfigError::Invalid(format!("PLAZA_ variable nests under non-table key {first}"))),
+                _ => Err(ConfigError::Invalid(format!(
+                    "PLAZA_ variable nests under non-table key {first}"
+                ))),
             }
         }
     }
@@ -232,7 +246,10 @@ mod tests {
     fn env_overrides_nested_keys_with_types() {
         let env = vec![
             ("PLAZA_SERVER__BIND".to_owned(), "0.0.0.0:9000".to_owned()),
-            ("PLAZA_LIMITS__MAX_FRAME_BYTES".to_owned(), "2048".to_owned()),
+            (
+                "PLAZA_LIMITS__MAX_FRAME_BYTES".to_owned(),
+                "2048".to_owned(),
+            ),
             ("HOME".to_owned(), "/root".to_owned()),
         ];
         let c = Config::load(None, env).expect("load");

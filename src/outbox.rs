@@ -28,7 +28,9 @@ pub struct Encoded {
 
 impl std::fmt::Debug for Encoded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encoded").field("msgpack_len", &self.msgpack.len()).finish()
+        f.debug_struct("Encoded")
+            .field("msgpack_len", &self.msgpack.len())
+            .finish()
     }
 }
 
@@ -41,14 +43,22 @@ impl Encoded {
         let msgpack = Bytes::from(encode(&msg, Format::MsgPack).unwrap_or_default());
         let source: Box<dyn Fn() -> Vec<u8> + Send + Sync> =
             Box::new(move || encode(&msg, Format::Json).unwrap_or_default());
-        Arc::new(Self { msgpack, json: OnceLock::new(), source: Some(source) })
+        Arc::new(Self {
+            msgpack,
+            json: OnceLock::new(),
+            source: Some(source),
+        })
     }
 
     /// Wraps already-encoded forms.
     pub fn from_parts(msgpack: Bytes, json: Bytes) -> Arc<Self> {
         let cell = OnceLock::new();
         let _ = cell.set(json);
-        Arc::new(Self { msgpack, json: cell, source: None })
+        Arc::new(Self {
+            msgpack,
+            json: cell,
+            source: None,
+        })
     }
 
     /// The bytes for a client that speaks `format`.

@@ -337,6 +337,11 @@ pub struct PatchRef<'a> {
 impl<'a> PatchRef<'a> {
     /// A patch view.
     pub fn new(room: &'a str, seq: u64, ops: &'a [Op]) -> Self {
-        Self { t: "patch", room, seq, ops }
+        Self {
+            t: "patch",
+            room,
+            seq,
+            ops,
+        }
     }
 }

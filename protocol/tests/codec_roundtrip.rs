@@ -45,7 +45,11 @@ fn patch_view_matches_owned_patch() {
         Op::Del(vec![Seg::Key("gone".into()), Seg::Idx(2)]),
         Op::Push(vec![], Value::Bytes(vec![1, 2, 255])),
     ];
-    let owned = ServerMsg::Patch { room: "r1".into(), seq: 7, ops: ops.clone() };
+    let owned = ServerMsg::Patch {
+        room: "r1".into(),
+        seq: 7,
+        ops: ops.clone(),
+    };
     for format in [Format::MsgPack, Format::Json] {
         let a = encode(&owned, format).expect("encode");
         let b = encode(&PatchRef::new("r1", 7, &ops), format).expect("encode");

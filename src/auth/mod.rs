@@ -38,7 +38,7 @@ pub use policy::{scene_metadata, RequestPolicy, KERNEL_SCENE_SIGNER};
 pub use replay::{replay_key, MemoryReplayStore, ReplayFuture, ReplayStore};
 pub use request::SignedRequest;
 
-use request::HeaderLimits;
+use plaza_protocol::auth::headers::{self as request_headers, HeaderLimits};
 
 /// Settings for signed requests and handshakes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,14 +178,14 @@ impl Authenticator {
                 chain::MAX_CHAIN_LINKS
             },
         };
-        let parsed = request::parse_headers(req.headers, limits, compat)?;
+        let parsed = request_headers::parse_headers(req.headers, limits, compat)?;
         let ts_raw = parsed.timestamp.as_deref();
         let meta_raw = parsed.metadata.as_deref();
 
         // Timestamp format and window (before any curve work).
         let now = now_ms as f64;
         let timestamp_ms = if compat {
-            let ts = request::parse_timestamp_compat(ts_raw)?;
+            let ts = request_headers::parse_timestamp_compat(ts_raw)?;
             // The middleware's rule, verbatim: expired when `timestamp + window < now`.
             if ts + (cfg.window_ms as f64) < now {
                 return Err(AuthError::Expired {
@@ -196,7 +196,7 @@ impl Authenticator {
             }
             ts as i64
         } else {
-            let ts = request::parse_timestamp_strict(ts_raw)?;
+            let ts = request_headers::parse_timestamp_strict(ts_raw)?;
             let now_i = i64::try_from(now_ms).unwrap_or(i64::MAX);
             if ts < now_i.saturating_sub(cfg.window_ms as i64) {
                 return Err(AuthError::Expired {
@@ -230,7 +230,7 @@ impl Authenticator {
         }
 
         // Payload binding: which form (if any) the last link signed. Cheap string work.
-        let path = request::pathname(req.path);
+        let path = request_headers::pathname(req.path);
         let ts_text = ts_raw.unwrap_or_default();
         let meta_text = meta_raw.unwrap_or_default();
         let legacy = chain::signed_fetch_payload(req.method, path, ts_text, meta_text);

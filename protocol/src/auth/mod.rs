@@ -8,6 +8,7 @@
 //! | [`delegation`] | the 3-line ephemeral message: build, parse (compat / strict) |
 //! | [`date`] | `toISOString` and the expiration parsers |
 //! | [`verify`] | the chain walk under [`Policy::Compat`] / [`Policy::Strict`] |
+//! | [`headers`] | reading `x-identity-*` headers (limits, Latin-1, timestamp grammar) |
 //! | [`sign`] | [`Wallet`], [`EphemeralIdentity`], signed-fetch headers |
 //!
 //! Pure and synchronous: no clock, no network. EIP-1654 links come back from the
@@ -20,6 +21,7 @@ pub mod crypto;
 pub mod date;
 pub mod delegation;
 mod error;
+pub mod headers;
 pub mod link;
 pub mod sign;
 pub mod verify;

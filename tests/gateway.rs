@@ -1,0 +1,498 @@
+//! The WebSocket gateway end to end: a real server on 127.0.0.1:0, real
+//! WebSocket clients, real signatures.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use plaza::gateway::error::close;
+use plaza_protocol::{ClientMsg, Format, ServerMsg};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn healthy(server: &TestServer) {
+    let id = identity();
+    let (_c, welcome) = Client::authed(server, &id, Format::MsgPack).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }));
+}
+
+#[tokio::test]
+async fn first_frame_headers_in_both_formats() {
+    let server = TestServer::start().await;
+    for format in [Format::MsgPack, Format::Json] {
+        let id = identity();
+        let (_c, welcome) = Client::authed(&server, &id, format).await;
+        let ServerMsg::Welcome {
+            address,
+            session_id,
+            resume_token,
+            limits,
+            ..
+        } = welcome
+        else {
+            unreachable!()
+        };
+        assert_eq!(address, id.address().to_lowercase());
+        assert!(!session_id.is_empty());
+        assert!(resume_token.len() >= 22, "resume token carries >= 128 bits");
+        assert_eq!(limits.max_frame_bytes, 64 * 1024);
+    }
+}
+
+#[tokio::test]
+async fn upgrade_headers_authenticate_without_a_challenge() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = TestServer::start().await;
+    let id = identity();
+    let mut request = format!("{}?format=msgpack", server.ws_url())
+        .into_client_request()
+        .expect("request");
+    for (name, value) in ws_headers(&id) {
+        request.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let mut c = Client {
+        ws,
+        format: Format::MsgPack,
+    };
+    match c.recv().await {
+        ServerMsg::Welcome { address, .. } => assert_eq!(address, id.address().to_lowercase()),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ticket_handshake_is_single_use() {
+    let server = TestServer::start().await;
+    let id = identity();
+    let http = reqwest::Client::new();
+    let mut req = http.post(server.http_url("/v1/auth/ticket"));
+    for (n, v) in id.signed_headers("POST", "/v1/auth/ticket", now_ms(), "{}") {
+        req = req.header(n, v);
+    }
+    let resp = req.send().await.expect("ticket request");
+    assert_eq!(resp.status(), 201);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    let ticket = body["ticket"].as_str().expect("ticket").to_owned();
+    assert!(ticket.len() >= 22);
+    assert!(body["expiresAt"].as_u64().expect("expiresAt") > now_ms());
+
+    let mut c = Client::connect(&server.ws_url(), Format::Json).await;
+    let _challenge = c.recv().await;
+    c.send(&ClientMsg::Ticket {
+        ticket: ticket.clone(),
+    })
+    .await;
+    match c.recv().await {
+        ServerMsg::Welcome { address, .. } => assert_eq!(address, id.address().to_lowercase()),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    let mut again = Client::connect(&server.ws_url(), Format::Json).await;
+    again.send(&ClientMsg::Ticket { ticket }).await;
+    let code = match again.next().await {
+        common::Seen::Msg(ServerMsg::Challenge { .. }) => match again.next().await {
+            common::Seen::Msg(ServerMsg::Error { code, .. }) => code,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        code.starts_with("auth_") || code.contains("ticket"),
+        "{code}"
+    );
+    assert!(matches!(
+        again.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
+
+    let resp = http
+        .post(server.http_url("/v1/auth/ticket"))
+        .send()
+        .await
+        .expect("unsigned");
+    assert!(
+        resp.status() == 400 || resp.status() == 401,
+        "{}",
+        resp.status()
+    );
+    let body: serde_json::Value = resp.json().await.expect("json error body");
+    assert!(body["error"]["code"].is_string());
+}
+
+#[tokio::test]
+async fn challenge_handshake() {
+    let server = TestServer::start().await;
+    let id = identity();
+    let mut c = Client::connect(&server.ws_url(), Format::MsgPack).await;
+    let ServerMsg::Challenge { nonce } = c.recv().await else {
+        panic!("challenge first")
+    };
+    assert!(nonce.len() >= 22, "challenge carries >= 128 bits: {nonce}");
+    let chain = serde_json::to_value(id.sign_payload(&nonce)).expect("chain json");
+    c.send(&ClientMsg::Answer { auth_chain: chain }).await;
+    match c.recv().await {
+        ServerMsg::Welcome { address, .. } => assert_eq!(address, id.address().to_lowercase()),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    // A chain signing something else is refused.
+    let mut bad = Client::connect(&server.ws_url(), Format::MsgPack).await;
+    let _ = bad.recv().await;
+    let chain = serde_json::to_value(id.sign_payload("not the nonce")).expect("chain json");
+    bad.send(&ClientMsg::Answer { auth_chain: chain }).await;
+    match bad.next().await {
+        common::Seen::Msg(ServerMsg::Error { code, .. }) => {
+            assert!(code.starts_with("auth_"), "{code}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        bad.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
+}
+
+async fn refused_headers(headers: Vec<(String, String)>) -> String {
+    let server = TestServer::start().await;
+    let mut c = Client::connect(&server.ws_url(), Format::Json).await;
+    let _ = c.recv().await;
+    c.send(&auth_msg(&headers)).await;
+    let code = match c.next().await {
+        common::Seen::Msg(ServerMsg::Error {
+            code,
+            retryable,
+            message,
+            ..
+        }) => {
+            assert!(!message.is_empty());
+            let _ = retryable;
+            code
+        }
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert!(matches!(
+        c.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
+    healthy(&server).await;
+    code
+}
+
+#[tokio::test]
+async fn bad_signature_is_refused() {
+    let id = identity();
+    let other = identity();
+    let mut headers = ws_headers(&id);
+    // Swap the signed-entity link for one signed by another key.
+    let foreign = ws_headers(&other);
+    for (n, v) in headers.iter_mut() {
+        if n == "x-identity-auth-chain-2" {
+            *v = foreign
+                .iter()
+                .find(|(fnm, _)| fnm == n)
+                .expect("link 2")
+                .1
+                .clone();
+        }
+    }
+    let code = refused_headers(headers).await;
+    assert!(code.starts_with("auth_"), "{code}");
+}
+
+#[tokio::test]
+async fn expired_and_future_timestamps_are_refused() {
+    let id = identity();
+    let old = id.signed_headers("GET", "/v1/ws", now_ms() - 120_000, SCENE_METADATA);
+    let code = refused_headers(old).await;
+    assert!(code.contains("expired") || code.contains("time"), "{code}");
+    let future = id.signed_headers("GET", "/v1/ws", now_ms() + 600_000, SCENE_METADATA);
+    let code = refused_headers(future).await;
+    assert!(code.contains("future") || code.contains("time"), "{code}");
+}
+
+#[tokio::test]
+async fn wrong_path_is_refused() {
+    let id = identity();
+    let headers = id.signed_headers("GET", "/v1/other", now_ms(), SCENE_METADATA);
+    let code = refused_headers(headers).await;
+    assert!(code.starts_with("auth_"), "{code}");
+}
+
+#[tokio::test]
+async fn replayed_headers_are_refused() {
+    let server = TestServer::start().await;
+    let id = identity();
+    let headers = ws_headers(&id);
+    let mut first = Client::connect(&server.ws_url(), Format::Json).await;
+    let _ = first.recv().await;
+    first.send(&auth_msg(&headers)).await;
+    assert!(matches!(first.recv().await, ServerMsg::Welcome { .. }));
+    let mut second = Client::connect(&server.ws_url(), Format::Json).await;
+    let _ = second.recv().await;
+    second.send(&auth_msg(&headers)).await;
+    match second.next().await {
+        common::Seen::Msg(ServerMsg::Error { code, .. }) => {
+            assert!(code.contains("replay"), "{code}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        second.next().await,
+        common::Seen::Close(Some(close::AUTH_FAILED))
+    ));
+}
+
+#[tokio::test]
+async fn slow_handshake_times_out() {
+    let server = TestServer::start_with(|c| c.limits.handshake_timeout_ms = 300).await;
+    let mut c = Client::connect(&server.ws_url(), Format::Json).await;
+    c.expect_refusal("handshake_timeout", close::HANDSHAKE_TIMEOUT)
+        .await;
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn first_message_must_authenticate() {
+    let server = TestServer::start().await;
+    let mut c = Client::connect(&server.ws_url(), Format::Json).await;
+    c.send(&ClientMsg::Leave { room: "r".into() }).await;
+    c.expect_refusal("not_authenticated", close::PROTOCOL).await;
+}
+
+#[tokio::test]
+async fn oversized_frame_is_refused() {
+    let server = TestServer::start_with(|c| c.limits.max_frame_bytes = 4096).await;
+    let id = identity();
+    let (mut c, _) = Client::authed(&server, &id, Format::MsgPack).await;
+    c.send_raw(Message::Binary(vec![0x90u8; 10_000].into()))
+        .await;
+    c.expect_refusal("frame_too_large", close::FRAME_TOO_LARGE)
+        .await;
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn garbage_bytes_are_refused() {
+    let server = TestServer::start().await;
+    let id = identity();
+    let (mut c, _) = Client::authed(&server, &id, Format::MsgPack).await;
+    c.send_raw(Message::Binary(vec![0xc1, 0xff, 0x00, 0x13].into()))
+        .await;
+    c.expect_refusal("protocol_error", close::PROTOCOL).await;
+    let mut pre = Client::connect(&server.ws_url(), Format::Json).await;
+    pre.send_raw(Message::Text("{not json".into())).await;
+    pre.expect_refusal("protocol_error", close::PROTOCOL).await;
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn text_binary_mix_is_refused() {
+    let server = TestServer::start().await;
+    let id = identity();
+    let (mut c, _) = Client::authed(&server, &id, Format::Json).await;
+    c.format = Format::MsgPack;
+    c.send(&ClientMsg::Ping { d: 1.0 }).await;
+    c.expect_refusal("format_mismatch", close::PROTOCOL).await;
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn ping_pong_in_the_clients_format() {
+    let server = TestServer::start().await;
+    for format in [Format::MsgPack, Format::Json] {
+        let (mut c, _) = Client::authed(&server, &identity(), format).await;
+        c.send(&ClientMsg::Ping { d: 42.5 }).await;
+        assert_eq!(c.recv().await, ServerMsg::Pong { d: 42.5 });
+    }
+}
+
+#[tokio::test]
+async fn flood_is_dropped_then_warned_then_closed() {
+    let server = TestServer::start_with(|c| {
+        c.limits.messages_per_second = 5;
+        c.limits.message_burst = 5;
+        c.limits.flood_strikes = 20;
+    })
+    .await;
+    let (mut c, _) = Client::authed(&server, &identity(), Format::MsgPack).await;
+    for i in 0..40 {
+        c.send(&ClientMsg::Ping { d: f64::from(i) }).await;
+    }
+    let mut pongs = 0;
+    let mut warned = false;
+    loop {
+        match c.next().await {
+            common::Seen::Msg(ServerMsg::Pong { .. }) => pongs += 1,
+            common::Seen::Msg(ServerMsg::Error { code, .. }) if code == "rate_limited" => {
+                warned = true
+            }
+            common::Seen::Msg(ServerMsg::Error { code, .. }) if code == "flood" => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(warned, "a rate_limited error precedes the close");
+    assert!(
+        (5..=7).contains(&pongs),
+        "only the burst was served: {pongs}"
+    );
+    assert!(matches!(
+        c.next().await,
+        common::Seen::Close(Some(close::FLOOD))
+    ));
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn per_ip_and_per_wallet_limits() {
+    let server = TestServer::start_with(|c| {
+        c.limits.connections_per_ip = 3;
+        c.limits.connections_per_wallet = 1;
+    })
+    .await;
+    let id = identity();
+    let (_first, _) = Client::authed(&server, &id, Format::Json).await;
+    let mut second = Client::connect(&server.ws_url(), Format::Json).await;
+    let _ = second.recv().await;
+    second.send(&auth_msg(&ws_headers(&id))).await;
+    second
+        .expect_refusal("too_many_connections_wallet", close::TOO_MANY_CONNECTIONS)
+        .await;
+    let _a = Client::connect(&server.ws_url(), Format::Json).await;
+    let _b = Client::connect(&server.ws_url(), Format::Json).await;
+    let mut c = Client::connect(&server.ws_url(), Format::Json).await;
+    c.expect_refusal("too_many_connections_ip", close::TOO_MANY_CONNECTIONS)
+        .await;
+}
+
+#[tokio::test]
+async fn resume_restores_the_session_and_bad_tokens_leak_nothing() {
+    let server = TestServer::start().await;
+    let id = identity();
+    let (c, welcome) = Client::authed(&server, &id, Format::MsgPack).await;
+    let ServerMsg::Welcome {
+        session_id,
+        resume_token,
+        ..
+    } = welcome
+    else {
+        unreachable!()
+    };
+    drop(c);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let mut bad = Client::connect(&server.ws_url(), Format::MsgPack).await;
+    let _ = bad.recv().await;
+    bad.send(&ClientMsg::Resume {
+        token: "nope".into(),
+        rooms: BTreeMap::new(),
+    })
+    .await;
+    bad.expect_refusal("resume_invalid", close::RESUME_FAILED)
+        .await;
+
+    let mut again = Client::connect(&server.ws_url(), Format::MsgPack).await;
+    let _ = again.recv().await;
+    again
+        .send(&ClientMsg::Resume {
+            token: resume_token.clone(),
+            rooms: BTreeMap::new(),
+        })
+        .await;
+    match again.recv().await {
+        ServerMsg::Resumed {
+            session_id: sid,
+            resume_token: fresh,
+            address,
+            ..
+        } => {
+            assert_eq!(sid, session_id);
+            assert_ne!(fresh, resume_token, "the token is rotated");
+            assert_eq!(address, id.address().to_lowercase());
+        }
+        other => panic!("expected resumed, got {other:?}"),
+    }
+    // The spent token no longer works.
+    let mut spent = Client::connect(&server.ws_url(), Format::MsgPack).await;
+    let _ = spent.recv().await;
+    spent
+        .send(&ClientMsg::Resume {
+            token: resume_token,
+            rooms: BTreeMap::new(),
+        })
+        .await;
+    spent
+        .expect_refusal("resume_invalid", close::RESUME_FAILED)
+        .await;
+}
+
+#[tokio::test]
+async fn resume_takes_over_a_live_connection() {
+    let server = TestServer::start().await;
+    let (mut old, welcome) = Client::authed(&server, &identity(), Format::Json).await;
+    let ServerMsg::Welcome { resume_token, .. } = welcome else {
+        unreachable!()
+    };
+    let mut new = Client::connect(&server.ws_url(), Format::Json).await;
+    let _ = new.recv().await;
+    new.send(&ClientMsg::Resume {
+        token: resume_token,
+        rooms: BTreeMap::new(),
+    })
+    .await;
+    assert!(matches!(new.recv().await, ServerMsg::Resumed { .. }));
+    old.expect_refusal("replaced", close::REPLACED).await;
+}
+
+#[tokio::test]
+async fn shutdown_tells_every_client_and_drains() {
+    let server = TestServer::start().await;
+    let (mut a, _) = Client::authed(&server, &identity(), Format::MsgPack).await;
+    let (mut b, _) = Client::authed(&server, &identity(), Format::Json).await;
+    let stopping = tokio::spawn(server.stop());
+    for c in [&mut a, &mut b] {
+        match c.next().await {
+            common::Seen::Msg(ServerMsg::Shutdown { retry_after_ms, .. }) => {
+                assert!(retry_after_ms > 0)
+            }
+            other => panic!("expected shutdown, got {other:?}"),
+        }
+        assert!(matches!(
+            c.next().await,
+            common::Seen::Close(Some(close::GOING_AWAY))
+        ));
+    }
+    stopping.await.expect("join").expect("run returns Ok");
+}
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let server = TestServer::start().await;
+    let _c = Client::authed(&server, &identity(), Format::Json).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .get(server.http_url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(server.http_url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), 200);
+    let text = http
+        .get(server.http_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("plaza_handshakes_total"), "{text}");
+    assert!(text.contains("plaza_connections_open"), "{text}");
+}
