@@ -133,7 +133,7 @@ async fn main() {
         concurrency,
     )
     .await;
-    if let Some(pg) = scores_common::postgres().await {
+    if let Some(pg) = scores_common::postgres_with(32).await {
         run(pg, n, concurrency).await;
     }
     tokio::time::sleep(Duration::from_millis(50)).await;

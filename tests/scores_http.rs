@@ -249,7 +249,27 @@ async fn guests_and_other_scenes_are_refused_by_the_metadata_policy() {
 
 #[tokio::test]
 async fn session_rules_refuse_missing_unknown_foreign_wrong_type_short_and_double() {
-    let s = server().await;
+    session_rules(&server().await).await;
+}
+
+#[tokio::test]
+async fn session_rules_and_daily_cap_on_postgres() {
+    if let Some(pg) = postgres().await {
+        let s = serve(pg, BOARDS).await;
+        session_rules(&s).await;
+        let p = Player::new();
+        assert_eq!(s.post(&p, &claim("capped", 1, None)).await.0, 201);
+        assert_eq!(s.post(&p, &claim("capped", 2, None)).await.0, 201);
+        assert_refused(
+            &s.post(&p, &claim("capped", 3, None)).await,
+            429,
+            "daily_cap",
+            "daily_cap",
+        );
+    }
+}
+
+async fn session_rules(s: &Server) {
     let me = Player::new();
     let other = Player::new();
     let now = now_ms();

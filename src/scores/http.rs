@@ -102,6 +102,8 @@ async fn post_score(State(service): State<Arc<ScoresService>>, request: Request)
     let limit = service.max_body_bytes;
     let bytes = match to_bytes(body, limit).await {
         Ok(b) => b,
+        // The limit is the only read failure a client still listening can
+        // cause (a dropped connection never sees the answer).
         Err(_) => {
             let e = ScoreError::BodyTooLarge { limit };
             service.refuse_unparsed(&e, ip, now_ms());

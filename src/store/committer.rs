@@ -1,13 +1,12 @@
 //! SQLite group commit. SQLite has one writer and, with
 //! `synchronous = FULL`, one fsync per commit (≈5 ms on this class of disk),
 //! which would cap accepted scores near 200/s. So score writes queue here; a
-//! single task takes everything queued (up to [`MAX_BATCH`]), runs each in
-//! its own savepoint inside one transaction (a refused one rolls back alone),
+//! single task takes everything queued (up to [`MAX_BATCH`]), runs them in
+//! one transaction (a refused one writes nothing, see [`commit_batch`]),
 //! commits once, and only then answers every caller. A `201` therefore still
 //! follows the commit of its row; the fsync is shared.
 
 use sqlx::sqlite::SqlitePool;
-use sqlx::Acquire;
 use tokio::sync::{mpsc, oneshot};
 
 use super::board::BoardSpec;
@@ -128,8 +127,13 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// One transaction for the batch, one savepoint per write. `Err` means
-/// nothing was committed.
+/// One transaction for the batch. A refused write (duplicate session, daily
+/// cap) has written nothing by the time it is refused: the cap is read
+/// before any write, and SQLite backs out just the failing `INSERT` on a
+/// unique violation (conflict resolution `ABORT`) and keeps the transaction.
+/// So refusals need no savepoint (two round trips to the connection thread
+/// saved per write). Any other error may leave a half-applied write, so it
+/// fails the whole batch. `Err` means nothing was committed.
 async fn commit_batch(
     pool: &SqlitePool,
     jobs: &[Job],
@@ -138,14 +142,10 @@ async fn commit_batch(
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         let score = job.score.borrow();
-        let mut savepoint = tx.begin().await?;
-        let result = record_in_tx!(&mut *savepoint, &score, false).await;
-        if result.is_ok() {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
+        match record_in_tx!(&mut *tx, &score, false).await {
+            Err(RecordError::Store(e)) => return Err(e),
+            result => results.push(result),
         }
-        results.push(result);
     }
     tx.commit().await?;
     Ok(results)

@@ -33,6 +33,11 @@ pub async fn sqlite() -> Backend {
 /// A PostgreSQL store in a schema of its own, or `None` (with a loud line)
 /// when `DATABASE_URL` is not set.
 pub async fn postgres() -> Option<Backend> {
+    postgres_with(4).await
+}
+
+/// Like [`postgres`] with a pool of `connections`.
+pub async fn postgres_with(connections: u32) -> Option<Backend> {
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("SKIPPED: DATABASE_URL not set: PostgreSQL scores tests did not run");
         return None;
@@ -49,7 +54,7 @@ pub async fn postgres() -> Option<Backend> {
     );
     let config = StoreConfig {
         schema: Some(schema),
-        max_connections: 4,
+        max_connections: connections,
         ..Default::default()
     };
     let store = Store::connect_with(&url, &config)
