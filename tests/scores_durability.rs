@@ -1,16 +1,12 @@
-//! "A `201` only after commit": a real server process is killed with
+//! "A `201` only after commit": the real `plaza` binary is killed with
 //! SIGKILL in the middle of a burst of signed submissions; after a restart,
-//! every acknowledged score is present exactly once.
-//!
-//! Until the `plaza` binary serves the scores routes, the server process is
-//! this test binary re-executed in child mode (`serve_child`, gated on
-//! `PLAZA_SCORES_CHILD_DIR`): same router, same store, a separate process
-//! that really dies mid-write.
+//! every acknowledged score is present exactly once, and the restarted
+//! server answers.
 
 mod scores_common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,63 +16,54 @@ use plaza::events::now_ms;
 use plaza::store::{Store, StoreConfig};
 use scores_common::http::{claim, scene_metadata, sign, Player};
 
-const BOARDS: &str = r#"
-[[leaderboards]]
+const CONFIG: &str = r#"
+[[scores.leaderboards]]
 id = "durable"
 operator = "sum"
 rules = { require_session = false, per_address_per_minute = 0, per_ip_per_minute = 0, daily_cap = 0 }
 "#;
 
-/// Child mode: serve the scores router on 127.0.0.1:0 over the store in
-/// `PLAZA_SCORES_CHILD_DIR`, print the address, serve until killed.
-#[test]
-fn serve_child() {
-    let Ok(dir) = std::env::var("PLAZA_SCORES_CHILD_DIR") else {
-        return;
-    };
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async move {
-        let store = Store::open(&StoreConfig::default(), std::path::Path::new(&dir))
-            .await
-            .expect("store");
-        let backend = scores_common::Backend {
-            name: "sqlite",
-            store,
-            _dir: None,
-        };
-        let server = scores_common::http::serve(backend, BOARDS).await;
-        println!("LISTENING {}", server.base);
-        std::future::pending::<()>().await;
-    });
+/// A free loopback port (bound, read, released: the server binds it next).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
+    l.local_addr().expect("addr").port()
 }
 
-fn start_child(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(std::env::current_exe().expect("test exe"))
-        .args(["--exact", "serve_child", "--nocapture", "--test-threads=1"])
-        .env("PLAZA_SCORES_CHILD_DIR", dir)
-        .stdout(Stdio::piped())
+/// Starts `plaza serve` over `dir` with `PLAZA_*` config and waits for
+/// `/healthz`.
+async fn start_server(dir: &Path) -> (Child, String) {
+    let config = dir.join("plaza.toml");
+    std::fs::write(&config, CONFIG).expect("write config");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plaza"))
+        .arg("serve")
+        .env_clear()
+        .env("PLAZA_CONFIG", &config)
+        .env("PLAZA_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("PLAZA_SERVER__DATA_DIR", dir)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn child server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("child exited before listening")
-            .expect("read line");
-        // libtest prints `test serve_child ... ` before the child's own line.
-        if let Some((_, base)) = line.split_once("LISTENING ") {
-            break base.trim().to_owned();
+        .expect("spawn plaza serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..500 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return (child, base);
+            }
         }
-    };
-    (child, base)
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("plaza serve did not become healthy on {base}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_score_survives_sigkill_exactly_once() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = start_child(dir.path());
+    let (mut child, base) = start_server(dir.path()).await;
     let client = reqwest::Client::new();
     let players: Vec<Player> = (0..8).map(|_| Player::new()).collect();
     let players = Arc::new(players);
@@ -177,7 +164,7 @@ async fn every_acknowledged_score_survives_sigkill_exactly_once() {
     store.close().await;
 
     // And the restarted server answers.
-    let (mut again, base) = start_child(dir.path());
+    let (mut again, base) = start_server(dir.path()).await;
     let p = Player::new();
     let body = claim("durable", 1, None);
     let headers = sign(

@@ -321,32 +321,28 @@ macro_rules! record_in_tx {
         let s: &$crate::store::NewScore<'_> = $s;
         async move {
             let period_start = s.board.period.start(s.at_ms);
-            if let Some((cap, since)) = s.daily_cap {
-                if $pg {
-                    // Serialise one address's submissions so two concurrent
-                    // requests cannot both see `cap - 1` (SQLite is already
-                    // serialised by its single writer).
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                        .bind(s.address)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                let used: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM scores WHERE address = $1 AND board = $2 \
-                     AND source = 'claim' AND created_ms >= $3",
-                )
-                .bind(s.address)
-                .bind(&s.board.id)
-                .bind(since)
-                .fetch_one(&mut *conn)
-                .await?;
-                if used >= i64::from(cap) {
-                    return Err($crate::store::RecordError::DailyCap { cap });
-                }
+            if $pg && s.daily_cap.is_some() {
+                // Serialise one address's submissions so two concurrent
+                // requests cannot both see `cap - 1` (SQLite is already
+                // serialised by its single writer).
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(s.address)
+                    .execute(&mut *conn)
+                    .await?;
             }
+            // The cap check rides on the insert (one statement, one round
+            // trip): no row comes back when the day's claims reached it.
+            // Without a cap, `since = i64::MAX` counts nothing.
+            let (cap, since) = match s.daily_cap {
+                Some((cap, since)) => (i64::from(cap), since),
+                None => (i64::MAX, i64::MAX),
+            };
             let inserted = sqlx::query_scalar::<_, i64>(
                 "INSERT INTO scores (board, address, score, session, source, metadata, ip, period_start, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+                 WHERE (SELECT COUNT(*) FROM scores WHERE address = $2 AND board = $1 \
+                        AND source = 'claim' AND created_ms >= $10) < $11 \
+                 RETURNING id",
             )
             .bind(&s.board.id)
             .bind(s.address)
@@ -357,10 +353,16 @@ macro_rules! record_in_tx {
             .bind(s.ip)
             .bind(period_start)
             .bind(s.at_ms)
-            .fetch_one(&mut *conn)
+            .bind(since)
+            .bind(cap)
+            .fetch_optional(&mut *conn)
             .await;
             let id = match inserted {
-                Ok(id) => id,
+                Ok(Some(id)) => id,
+                Ok(None) => {
+                    let cap = s.daily_cap.map(|(cap, _)| cap).unwrap_or(u32::MAX);
+                    return Err($crate::store::RecordError::DailyCap { cap });
+                }
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                     return Err($crate::store::RecordError::DuplicateSession);
                 }
