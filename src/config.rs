@@ -187,6 +187,7 @@ impl Config {
         }
         self.rooms.validate().map_err(ConfigError::Invalid)?;
         self.scores.validate().map_err(ConfigError::Invalid)?;
+        self.store.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -255,6 +256,13 @@ mod tests {
         let c = Config::load(None, env).expect("load");
         assert_eq!(c.server.bind.to_string(), "0.0.0.0:9000");
         assert_eq!(c.limits.max_frame_bytes, 2048);
+    }
+
+    #[test]
+    fn store_settings_are_checked_by_config_check() {
+        let env = vec![("PLAZA_STORE__DATABASE_URL".to_owned(), "mysql://x".to_owned())];
+        let err = Config::load(None, env).expect_err("bad store url");
+        assert!(err.to_string().contains("database_url"), "{err}");
     }
 
     #[test]
