@@ -260,7 +260,10 @@ mod tests {
 
     #[test]
     fn store_settings_are_checked_by_config_check() {
-        let env = vec![("PLAZA_STORE__DATABASE_URL".to_owned(), "mysql://x".to_owned())];
+        let env = vec![(
+            "PLAZA_STORE__DATABASE_URL".to_owned(),
+            "mysql://x".to_owned(),
+        )];
         let err = Config::load(None, env).expect_err("bad store url");
         assert!(err.to_string().contains("database_url"), "{err}");
     }

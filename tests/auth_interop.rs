@@ -3,9 +3,7 @@
 //! first use if missing): requests signed by `decentraland-crypto-fetch` verify in
 //! Plaza, and chains signed by Plaza verify in `@dcl/crypto`'s `validateSignature`.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod common;
 
 use plaza::auth::{AuthConfig, Authenticator, RequestPolicy, SignedRequest};
 use plaza_protocol::auth::{direct_chain, EphemeralIdentity, Wallet};
@@ -13,38 +11,9 @@ use serde_json::{json, Value};
 
 const NOW: u64 = 1_750_000_000_000;
 
-fn harness_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
-}
-
 /// Runs the harness on a batch of commands.
 fn harness(commands: &Value) -> Vec<Value> {
-    let dir = harness_dir();
-    if !dir.join("node_modules/@dcl/crypto").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm must be installed to run the interop test (Node >= 20)");
-        assert!(status.success(), "npm ci in tests/interop failed");
-    }
-    let mut child = Command::new("node")
-        .arg("harness.mjs")
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node must be installed to run the interop test (Node >= 20)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(commands.to_string().as_bytes())
-        .expect("write commands");
-    let out = child.wait_with_output().expect("harness runs");
-    assert!(out.status.success(), "harness failed");
-    serde_json::from_slice(&out.stdout).expect("harness prints a JSON array")
+    common::node_harness(commands)
 }
 
 async fn verify(

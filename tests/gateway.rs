@@ -41,25 +41,10 @@ async fn first_frame_headers_in_both_formats() {
 
 #[tokio::test]
 async fn upgrade_headers_authenticate_without_a_challenge() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let server = TestServer::start().await;
     let id = identity();
-    let mut request = format!("{}?format=msgpack", server.ws_url())
-        .into_client_request()
-        .expect("request");
-    for (name, value) in ws_headers(&id) {
-        request.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            value.parse().expect("value"),
-        );
-    }
-    let (ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    let mut c = Client {
-        ws,
-        format: Format::MsgPack,
-    };
+    let url = format!("{}?format=msgpack", server.ws_url());
+    let mut c = connect_with_headers(&url, &ws_headers(&id), Format::MsgPack).await;
     match c.recv().await {
         ServerMsg::Welcome { address, .. } => assert_eq!(address, id.address().to_lowercase()),
         other => panic!("expected welcome, got {other:?}"),

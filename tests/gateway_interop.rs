@@ -58,23 +58,9 @@ async fn first_frame_headers_from_the_real_client_library() {
 
 #[tokio::test]
 async fn upgrade_headers_from_the_real_client_library() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let server = TestServer::start().await;
     let (address, headers) = real_headers("/v1/ws");
-    let mut request = server.ws_url().into_client_request().expect("request");
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            value.parse().expect("value"),
-        );
-    }
-    let (ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    let mut c = Client {
-        ws,
-        format: Format::Json,
-    };
+    let mut c = connect_with_headers(&server.ws_url(), &headers, Format::Json).await;
     match c.recv().await {
         ServerMsg::Welcome { address: got, .. } => assert_eq!(got, address),
         other => panic!("expected welcome, got {other:?}"),

@@ -4,6 +4,7 @@
 //! Owns: the server-side error taxonomy. Must not: decide *what* to send on the wire
 //! beyond `code()`/`to_string()` (the gateway maps these to responses / close codes).
 
+use plaza_protocol::auth::headers::HeaderError;
 use plaza_protocol::auth::ChainError;
 use thiserror::Error;
 
@@ -38,46 +39,10 @@ pub enum PolicyViolation {
 /// Why authentication failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuthError {
-    /// No `x-identity-auth-chain-*` headers, or fewer than two links.
-    #[error(
-        "missing or incomplete auth chain: at least x-identity-auth-chain-0 and -1 are required"
-    )]
-    MissingChain,
-    /// Too many `x-identity-*` headers.
-    #[error("too many x-identity-* headers ({count}; at most {max})")]
-    TooManyHeaders {
-        /// Found.
-        count: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// A header value over the size limit.
-    #[error("header {name} is {len} bytes; at most {max}")]
-    HeaderTooLarge {
-        /// Header name.
-        name: String,
-        /// Its length.
-        len: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// The same `x-identity-*` header twice.
-    #[error("header {0} appears more than once")]
-    DuplicateHeader(String),
-    /// Chain headers with a hole in their numbering.
-    #[error("x-identity-auth-chain-{0} is present but an earlier index is missing")]
-    ChainHeaderGap(usize),
-    /// A chain header that is not a JSON link.
-    #[error("x-identity-auth-chain-{index} is not valid JSON: {reason}")]
-    BadChainHeader {
-        /// Link index.
-        index: usize,
-        /// Parser message.
-        reason: String,
-    },
-    /// `x-identity-timestamp` missing or not a decimal number of milliseconds.
-    #[error("x-identity-timestamp {0:?} is not a decimal number of milliseconds")]
-    BadTimestamp(String),
+    /// The `x-identity-*` headers are malformed (missing chain, too many,
+    /// too large, duplicated, gapped, not JSON, bad timestamp).
+    #[error(transparent)]
+    Header(#[from] HeaderError),
     /// `x-identity-metadata` is not JSON (or, strict, not an object).
     #[error("x-identity-metadata is not a JSON object: {0}")]
     BadMetadata(String),
@@ -134,13 +99,15 @@ impl AuthError {
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
         match self {
-            AuthError::MissingChain => "auth_missing_chain",
-            AuthError::TooManyHeaders { .. } => "auth_too_many_headers",
-            AuthError::HeaderTooLarge { .. } => "auth_header_too_large",
-            AuthError::DuplicateHeader(_) => "auth_duplicate_header",
-            AuthError::ChainHeaderGap(_) => "auth_chain_header_gap",
-            AuthError::BadChainHeader { .. } => "auth_bad_chain_header",
-            AuthError::BadTimestamp(_) => "auth_bad_timestamp",
+            AuthError::Header(h) => match h {
+                HeaderError::MissingChain => "auth_missing_chain",
+                HeaderError::TooManyHeaders { .. } => "auth_too_many_headers",
+                HeaderError::HeaderTooLarge { .. } => "auth_header_too_large",
+                HeaderError::DuplicateHeader(_) => "auth_duplicate_header",
+                HeaderError::ChainHeaderGap(_) => "auth_chain_header_gap",
+                HeaderError::BadChainHeader { .. } => "auth_bad_chain_header",
+                HeaderError::BadTimestamp(_) => "auth_bad_timestamp",
+            },
             AuthError::BadMetadata(_) => "auth_bad_metadata",
             AuthError::Expired { .. } => "auth_expired",
             AuthError::FutureTimestamp { .. } => "auth_future_timestamp",
@@ -159,14 +126,7 @@ impl AuthError {
     /// HTTP status: 400 malformed, 401 signature/time/replay/binding, 403 policy, 503 unavailable.
     pub fn http_status(&self) -> u16 {
         match self {
-            AuthError::MissingChain
-            | AuthError::TooManyHeaders { .. }
-            | AuthError::HeaderTooLarge { .. }
-            | AuthError::DuplicateHeader(_)
-            | AuthError::ChainHeaderGap(_)
-            | AuthError::BadChainHeader { .. }
-            | AuthError::BadTimestamp(_)
-            | AuthError::BadMetadata(_) => 400,
+            AuthError::Header(_) | AuthError::BadMetadata(_) => 400,
             AuthError::InvalidChain(e) if e.is_malformed_input() => 400,
             AuthError::Expired { .. }
             | AuthError::FutureTimestamp { .. }

@@ -1,11 +1,7 @@
-//! The request a signed-fetch verification looks at, and the conversions from
-//! `plaza_protocol::auth::headers` (which reads the headers) to [`AuthError`].
+//! The request a signed-fetch verification looks at (header errors become
+//! `AuthError::Header` through `From`).
 //!
 //! Owns: [`SignedRequest`] and body hashing. Must not: verify signatures or read clocks.
-
-use plaza_protocol::auth::headers::HeaderError;
-
-use super::error::AuthError;
 
 /// A request to verify: raw header pairs (any name case, values as bytes).
 #[derive(Debug, Clone, Copy)]
@@ -24,22 +20,4 @@ pub struct SignedRequest<'a> {
 pub(crate) fn sha256_hex(body: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(body))
-}
-
-impl From<HeaderError> for AuthError {
-    fn from(e: HeaderError) -> Self {
-        match e {
-            HeaderError::MissingChain => AuthError::MissingChain,
-            HeaderError::TooManyHeaders { count, max } => AuthError::TooManyHeaders { count, max },
-            HeaderError::HeaderTooLarge { name, len, max } => {
-                AuthError::HeaderTooLarge { name, len, max }
-            }
-            HeaderError::DuplicateHeader(n) => AuthError::DuplicateHeader(n),
-            HeaderError::ChainHeaderGap(i) => AuthError::ChainHeaderGap(i),
-            HeaderError::BadChainHeader { index, reason } => {
-                AuthError::BadChainHeader { index, reason }
-            }
-            HeaderError::BadTimestamp(t) => AuthError::BadTimestamp(t),
-        }
-    }
 }

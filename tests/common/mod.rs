@@ -248,3 +248,24 @@ pub fn node_harness(commands: &serde_json::Value) -> Vec<serde_json::Value> {
     assert!(out.status.success(), "harness failed");
     serde_json::from_slice(&out.stdout).expect("harness prints a JSON array")
 }
+
+/// Connects with `headers` on the upgrade request itself (Node and native
+/// clients can set headers; scenes cannot).
+pub async fn connect_with_headers(
+    url: &str,
+    headers: &[(String, String)],
+    format: Format,
+) -> Client {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().expect("request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            value.parse().expect("header value"),
+        );
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    Client { ws, format }
+}
