@@ -12,6 +12,7 @@
 #   NS="1000"  MODES="arena"  REPEAT=1  D=30  WARMUP=5  PIN=1 (0 = unpinned)
 #   IDLE_N=4000  IDLE_ARGS="" (e.g. --no-join: authenticated, in no room; the file is then idle_nojoin_N*.json)
 #   STORM_N=2000  STORM_C=50  HANDSHAKE=headers (headers|ticket|challenge)
+#   NICE=0 (e.g. -10 as root: run servers and load generators ahead of other work on a shared machine)
 #   FLOOR=1 (also run the I/O floor of ../shared/bench/floor at each arena N; FLOOR_SRC, FLOOR_DIR, PORT_FLOOR=2700)
 #   SKIP_COLYSEUS=0  SKIP_PLAZA=0  SKIP_BUILD=0  PLAZA_LOG=warn (the server's log filter; its
 #             default, info, writes a line per connection, which a connect storm would measure)
@@ -51,6 +52,9 @@ PORT_COLYSEUS="${PORT_COLYSEUS:-2567}"; PORT_PLAZA="${PORT_PLAZA:-8090}"; MAXWAL
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
 
 if [ "$PIN" = "1" ]; then SRV_PIN=(taskset -c 0); LOAD_PIN=(taskset -c 1); else SRV_PIN=(); LOAD_PIN=(); fi
+# On a machine shared with other work, NICE=-10 (root) gives the measured
+# processes, servers and load generators alike, priority over everything else.
+NICE="${NICE:-0}"; if [ "$NICE" != "0" ]; then NICE_CMD=(nice -n "$NICE"); else NICE_CMD=(); fi
 # Each side holds N sockets: raise the soft fd limit to the hard one.
 ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -81,7 +85,7 @@ start_plaza() { # $1 = log file
   # per-IP and total connection caps for the benchmark (and only there).
   PLAZA_LIMITS__CONNECTIONS_PER_IP=1000000 PLAZA_LIMITS__MAX_CONNECTIONS=1000000 \
   PLAZA_LOG="${PLAZA_LOG:-warn}" \
-    "${SRV_PIN[@]}" "$PLAZA_BIN" serve --bind "127.0.0.1:$PORT_PLAZA" --data-dir "$data" > "$1" 2>&1 &
+    "${NICE_CMD[@]}" "${SRV_PIN[@]}" "$PLAZA_BIN" serve --bind "127.0.0.1:$PORT_PLAZA" --data-dir "$data" > "$1" 2>&1 &
   SPID=$!
   for _ in $(seq 1 100); do
     port_open "$PORT_PLAZA" && return 0
@@ -94,7 +98,7 @@ start_plaza() { # $1 = log file
 plaza_load() { # $1 = out json, rest = scenario args
   local out="$1"; shift
   # shellcheck disable=SC2086
-  timeout --kill-after=10 "$MAXWALL" "${LOAD_PIN[@]}" "$LOAD_BIN" "$@" \
+  timeout --kill-after=10 "$MAXWALL" "${NICE_CMD[@]}" "${LOAD_PIN[@]}" "$LOAD_BIN" "$@" \
       --url "ws://127.0.0.1:$PORT_PLAZA/v1/ws" --server-pid "$SPID" --handshake "$HANDSHAKE" \
       --max-wall-s "$((MAXWALL - 5))" --out "$out" --quiet $LOAD_ARGS > "${out%.json}.txt" \
     || log "plaza-loadtest failed rc=$? ($out)"
@@ -148,7 +152,7 @@ prepare_colyseus() {
 colyseus() { # $1 = out dir, rest = run.sh args; knobs through env
   local out="$1"; shift
   (cd "$COLYSEUS_DIR" && OUT="$out" PORT="$PORT_COLYSEUS" PIN="$PIN" D="$D" WARMUP="$WARMUP" MAXWALL="$MAXWALL" \
-     ./run.sh "$@" > "$out/run.log" 2>&1) || log "colyseus run.sh $* failed (see $out/run.log)"
+     "${NICE_CMD[@]}" ./run.sh "$@" > "$out/run.log" 2>&1) || log "colyseus run.sh $* failed (see $out/run.log)"
   sleep 3
 }
 
@@ -163,7 +167,7 @@ prepare_floor() {
   fi
 }
 floor() { # $1 = out dir, $2 = N (its own 20 s window and load generator; per-client-second figures compare)
-  (cd "$FLOOR_DIR" && OUT="$1" PORT="$PORT_FLOOR" WARMUP="$WARMUP" ./run.sh one "$2" > "$1/floor_N$2.log" 2>&1) \
+  (cd "$FLOOR_DIR" && OUT="$1" PORT="$PORT_FLOOR" WARMUP="$WARMUP" "${NICE_CMD[@]}" ./run.sh one "$2" > "$1/floor_N$2.log" 2>&1) \
     || log "floor run.sh one $2 failed (see $1/floor_N$2.log)"
   [ -f "$1/one_N$2.json" ] && mv "$1/one_N$2.json" "$1/floor_N$2.json"
   sleep 2
@@ -176,7 +180,7 @@ floor() { # $1 = out dir, $2 = N (its own 20 s window and load generator; per-cl
   echo "mem: $(grep MemTotal /proc/meminfo | awk '{print $2/1024/1024 " GiB"}')"
   echo "rustc: $(rustc --version 2>/dev/null || echo -)"; echo "node: $(node -v 2>/dev/null || echo -)"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)"
-  echo "NS=$NS MODES=$MODES REPEAT=$REPEAT D=$D WARMUP=$WARMUP PIN=$PIN IDLE_N=$IDLE_N STORM_N=$STORM_N STORM_C=$STORM_C HANDSHAKE=$HANDSHAKE LOAD_ARGS=$LOAD_ARGS PLAZA_LOG=${PLAZA_LOG:-warn}"
+  echo "NS=$NS MODES=$MODES REPEAT=$REPEAT D=$D WARMUP=$WARMUP PIN=$PIN IDLE_N=$IDLE_N STORM_N=$STORM_N STORM_C=$STORM_C HANDSHAKE=$HANDSHAKE LOAD_ARGS=$LOAD_ARGS PLAZA_LOG=${PLAZA_LOG:-warn} NICE=$NICE"
 } >> "$OUT/env.txt"   # appended: several invocations may share one OUT
 
 [ "$SKIP_COLYSEUS" = "1" ] || prepare_colyseus
