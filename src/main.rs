@@ -9,6 +9,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use plaza::config::Config;
 
+/// mimalloc instead of glibc malloc: per-thread free lists and less
+/// fragmentation keep RSS per connection down (see BENCHMARKS.md "Arena").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "plaza",
