@@ -126,7 +126,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn str(&mut self) -> Option<&'a str> {
+    /// A MessagePack str's bytes, not yet checked to be UTF-8.
+    fn str_bytes(&mut self) -> Option<&'a [u8]> {
         let len = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => self.be(1)?,
@@ -134,7 +135,11 @@ impl<'a> Cursor<'a> {
             0xdb => self.be(4)?,
             _ => return None,
         };
-        std::str::from_utf8(self.take(len)?).ok()
+        self.take(len)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        std::str::from_utf8(self.str_bytes()?).ok().map(str::to_owned)
     }
 
     /// One [`Value`] read by its own `Deserialize` (no `Content` detour).
@@ -157,16 +162,18 @@ fn fast_room_msg(bytes: &[u8]) -> Option<ClientMsg> {
     let mut kind = None;
     let mut data = None;
     for _ in 0..entries {
-        match c.str()? {
-            "t" if !tagged => {
-                if c.str()? != "msg" {
+        // Keys and the tag are compared as bytes: a match is ASCII, so
+        // valid UTF-8, and anything else steps aside anyway.
+        match c.str_bytes()? {
+            b"t" if !tagged => {
+                if c.str_bytes()? != b"msg" {
                     return None;
                 }
                 tagged = true;
             }
-            "room" if room.is_none() => room = Some(c.str()?.to_owned()),
-            "type" if kind.is_none() => kind = Some(c.str()?.to_owned()),
-            "data" if data.is_none() => data = Some(c.value()?),
+            b"room" if room.is_none() => room = Some(c.string()?),
+            b"type" if kind.is_none() => kind = Some(c.string()?),
+            b"data" if data.is_none() => data = Some(c.value()?),
             _ => return None,
         }
     }
