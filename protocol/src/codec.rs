@@ -139,7 +139,9 @@ impl<'a> Cursor<'a> {
     }
 
     fn string(&mut self) -> Option<String> {
-        std::str::from_utf8(self.str_bytes()?).ok().map(str::to_owned)
+        std::str::from_utf8(self.str_bytes()?)
+            .ok()
+            .map(str::to_owned)
     }
 
     /// One [`Value`] read by its own `Deserialize` (no `Content` detour).
