@@ -21,7 +21,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use plaza_protocol::{decode, encode, ClientMsg, Format, ServerMsg};
+use plaza_protocol::codec::decode_client;
+use plaza_protocol::{encode, ClientMsg, Format, ServerMsg};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +42,15 @@ pub const WS_PATH: &str = "/v1/ws";
 
 const FORMAT_MSGPACK: u8 = 1;
 const FORMAT_JSON: u8 = 2;
+
+/// tungstenite zero-fills the free part of its read buffer (up to this
+/// size) before every read, WouldBlock reads included: at 4 KiB that fill was
+/// the server's largest single user-space cost under arena load (11 % of
+/// instructions, callgrind; see BENCHMARKS.md "Server hot path"). Client
+/// frames are tens of bytes; a larger frame still gets a buffer of its own
+/// size (tungstenite reserves the announced length), so 1 KiB only means
+/// more `read` calls for a burst of over ~16 queued moves.
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Query options of the upgrade.
 #[derive(Debug, Default, Deserialize)]
@@ -72,7 +82,7 @@ pub async fn upgrade(
         .max_frame_size(limit)
         // Small buffers keep an idle connection cheap; tungstenite grows them
         // on demand for the rare large message.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| {
             tracker.track_future(connection(app, socket, ip, signed_headers, initial))
@@ -149,6 +159,7 @@ async fn connection(
             close_tx: Some(close_tx),
             takeover: CancellationToken::new(),
             format_locked: false,
+            bytes_in: metrics::counter!("plaza_bytes_in_total"),
         };
         conn.run(upgrade_headers).await;
         // Dropping the connection drops its close sender, which ends a writer
@@ -189,6 +200,8 @@ struct Conn {
     close_tx: Option<oneshot::Sender<Closing>>,
     takeover: CancellationToken,
     format_locked: bool,
+    /// Resolved once: a `counter!` per frame would look the key up again.
+    bytes_in: metrics::Counter,
 }
 
 /// One decoded frame, or why there is none.
@@ -463,7 +476,7 @@ impl Conn {
             Message::Ping(_) | Message::Pong(_) => return Incoming::Control,
             Message::Close(_) => return Incoming::Closed,
         };
-        metrics::counter!("plaza_bytes_in_total").increment(payload.len() as u64);
+        self.bytes_in.increment(payload.len() as u64);
         let code = if format == Format::MsgPack {
             FORMAT_MSGPACK
         } else {
@@ -482,7 +495,9 @@ impl Conn {
                 close::PROTOCOL,
             ));
         }
-        match decode::<ClientMsg>(payload, format) {
+        // `decode_client`: the same verdicts as `decode::<ClientMsg>`, with
+        // `msg` frames (the scene's hot path) read without serde's buffering.
+        match decode_client(payload, format) {
             Ok(msg) => Incoming::Msg(Box::new(msg)),
             Err(e) => Incoming::Refused(WsRefusal::closing(
                 "protocol_error",

@@ -518,14 +518,18 @@ impl Actor {
                 .request(&mut ctx, &seat.client, kind, data)
                 .map(Some),
         };
-        let room = self.core.shared.id.to_string();
+        // The room id is copied only for an answer: a plain `msg` that
+        // succeeds (every arena move) allocates nothing here.
         match (result, rid) {
             (Ok(Some(data)), Some(rid)) => {
+                let room = self.core.shared.id.to_string();
                 let _ = seat.outbox.send_msg(ServerMsg::Res { rid, room, data });
             }
             (Ok(_), _) => {}
             (Err(e), rid) => {
-                let _ = seat.outbox.send_msg(e.to_msg(rid, Some(&room)));
+                let _ = seat
+                    .outbox
+                    .send_msg(e.to_msg(rid, Some(&*self.core.shared.id)));
             }
         }
     }
