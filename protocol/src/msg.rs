@@ -200,8 +200,8 @@ pub enum ServerMsg {
         /// Limits in force.
         limits: Limits,
     },
-    /// A resumed session: the rooms still held, each followed by the missed
-    /// patches or a `snapshot`.
+    /// A resumed session. Sent after the missed patches (or a `snapshot`) of
+    /// every room still held have been queued; `rooms` lists those rooms.
     #[serde(rename_all = "camelCase")]
     Resumed {
         /// The verified wallet address, lower-case.

@@ -238,7 +238,10 @@ impl Conn {
         let started = Instant::now();
         let shutdown = self.app.shutdown.clone();
         let outcome = tokio::select! {
-            r = self.handshake(upgrade_headers) => r,
+            // Boxed: the handshake's futures (signature checks, an optional
+            // RPC call) are large and live only until it ends, so they must
+            // not size every connection task for its whole life.
+            r = Box::pin(self.handshake(upgrade_headers)) => r,
             _ = tokio::time::sleep(handshake_timeout) => Err(Some(WsRefusal::closing(
                 "handshake_timeout",
                 format!("no successful handshake within {} ms", handshake_timeout.as_millis()),
