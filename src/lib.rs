@@ -19,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod events;
 pub mod gateway;
+pub mod link;
 pub mod metrics;
 pub mod outbox;
 pub mod room;

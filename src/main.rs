@@ -11,6 +11,7 @@ use plaza::config::Config;
 
 /// mimalloc instead of glibc malloc: per-thread free lists and less
 /// fragmentation keep RSS per connection down (see BENCHMARKS.md "Arena").
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,5 +1,6 @@
 //! The bounded queue between everything that talks to a client (gateway,
-//! rooms, lobby) and that client's socket writer.
+//! rooms, lobby) and that client's socket: a connection's [`Link`] (written
+//! directly, queued only when the socket is full), or a plain channel.
 //!
 //! Messages are queued *encoded-once*: a room encodes a patch a single time
 //! into an [`Encoded`] and every seat gets a clone of the same `Arc`. The
@@ -12,6 +13,8 @@ use bytes::Bytes;
 use plaza_protocol::{encode, Format, ServerMsg};
 use serde::Serialize;
 use tokio::sync::mpsc;
+
+use crate::link::Link;
 
 /// How many messages may wait for one client's socket before the client is
 /// considered slow. At 20 patches/s this is ~6 s of backlog: enough for a
@@ -103,22 +106,45 @@ pub enum SendError {
 /// The sending side of a client's queue. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    tx: mpsc::Sender<Outgoing>,
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    /// A queue read by someone else (tests, in-process seams).
+    Channel(mpsc::Sender<Outgoing>),
+    /// A WebSocket connection's write side.
+    Link(Arc<Link>),
 }
 
 impl Outbox {
-    /// A new queue; the receiver goes to the connection's writer.
+    /// A new queue; the receiver goes to whoever reads it.
     pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx }, rx)
+        (
+            Self {
+                inner: Inner::Channel(tx),
+            },
+            rx,
+        )
+    }
+
+    /// The outbox of a connection: sends are written straight to its socket.
+    pub fn link(link: Arc<Link>) -> Self {
+        Self {
+            inner: Inner::Link(link),
+        }
     }
 
     /// Queues without waiting; never blocks a room.
     pub fn try_send(&self, item: Outgoing) -> Result<(), SendError> {
-        self.tx.try_send(item).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })
+        match &self.inner {
+            Inner::Channel(tx) => tx.try_send(item).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SendError::Full,
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            }),
+            Inner::Link(link) => link.send(item),
+        }
     }
 
     /// Queues one owned message.
@@ -133,11 +159,18 @@ impl Outbox {
 
     /// Whether the writer side is gone.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        match &self.inner {
+            Inner::Channel(tx) => tx.is_closed(),
+            Inner::Link(link) => link.is_closed(),
+        }
     }
 
     /// Whether two handles feed the same queue.
     pub fn same_channel(&self, other: &Outbox) -> bool {
-        self.tx.same_channel(&other.tx)
+        match (&self.inner, &other.inner) {
+            (Inner::Channel(a), Inner::Channel(b)) => a.same_channel(b),
+            (Inner::Link(a), Inner::Link(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }

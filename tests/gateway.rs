@@ -4,6 +4,9 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
 
 use common::*;
 use plaza::gateway::error::close;
@@ -480,4 +483,91 @@ async fn health_ready_and_metrics() {
         .expect("text");
     assert!(text.contains("plaza_handshakes_total"), "{text}");
     assert!(text.contains("plaza_connections_open"), "{text}");
+}
+
+#[tokio::test]
+async fn client_close_is_answered_and_the_stream_ends() {
+    let server = TestServer::start().await;
+    let (mut c, _) = Client::authed(&server, &identity(), Format::MsgPack).await;
+    c.ws.close(None).await.expect("close sent");
+    // tungstenite answers `next()` with the server's close reply, then ends.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                assert_eq!(frame.map(|f| u16::from(f.code)), Some(1000));
+            }
+            Ok(Some(Ok(other))) => panic!("unexpected frame after close: {other:?}"),
+            Ok(Some(Err(_))) | Ok(None) => break,
+            Err(_) => panic!("the server did not end the connection after the close"),
+        }
+    }
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn fragmented_messages_are_joined() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+    let server = TestServer::start().await;
+    let (mut c, _) = Client::authed(&server, &identity(), Format::Json).await;
+    let text = br#"{"t":"ping","d":7}"#;
+    let part = |opcode, is_final, bytes: &[u8]| {
+        let header = FrameHeader {
+            is_final,
+            opcode,
+            ..FrameHeader::default()
+        };
+        Message::Frame(Frame::from_payload(header, bytes.to_vec().into()))
+    };
+    c.send_raw(part(OpCode::Data(Data::Text), false, &text[..5])).await;
+    c.send_raw(part(OpCode::Data(Data::Continue), false, &text[5..9]))
+        .await;
+    c.send_raw(part(OpCode::Data(Data::Continue), true, &text[9..]))
+        .await;
+    assert_eq!(c.recv().await, ServerMsg::Pong { d: 7.0 });
+}
+
+/// A client frame without a mask (RFC 6455 §5.1) over a raw socket.
+#[tokio::test]
+async fn unmasked_client_frames_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let addr = server.ws_url().trim_start_matches("ws://").replace("/v1/ws", "");
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
+    let request = format!(
+        "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("request");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.expect("response");
+        assert!(n > 0, "closed during the upgrade");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&seen).to_string();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "RFC 6455 accept key: {head}");
+    tcp.write_all(&[0x81, 0x02, b'{', b'}']).await.expect("unmasked frame");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+    let all = [seen, rest].concat();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("protocol_error"), "{text}");
+    assert!(text.contains("must be masked"), "{text}");
+    // The close frame: 0x88, length, then code 4000.
+    let close = all.windows(2).position(|w| w[0] == 0x88).expect("close frame");
+    assert_eq!(&all[close + 2..close + 4], &close::PROTOCOL.to_be_bytes());
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn a_plain_get_is_not_an_upgrade() {
+    let server = TestServer::start().await;
+    let res = reqwest::get(server.http_url("/v1/ws")).await.expect("get");
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.expect("json body");
+    assert_eq!(body["error"]["code"], "bad_upgrade");
+    healthy(&server).await;
 }

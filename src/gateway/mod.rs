@@ -10,6 +10,7 @@
 //! | `error.rs` | close codes, error codes, HTTP error bodies |
 
 pub mod error;
+pub mod frame;
 pub mod http;
 pub mod limits;
 pub mod session;

@@ -1,56 +1,60 @@
-//! `GET /v1/ws`: the upgrade, the handshake and the per-connection tasks.
+//! `GET /v1/ws`: the upgrade, the handshake and the per-connection task.
 //!
-//! A connection is a reader (this task: handshake, rate limit, decode,
-//! dispatch) and a writer (drains the bounded [`Outbox`], batches what is
-//! queued into one flush, sends keep-alive pings). Refusals go out as an
-//! `error` message and then a close frame, through the writer's priority
-//! channel so a full queue cannot hold them back.
+//! A connection is one task: it reads frames ([`FrameReader`], straight from
+//! each `read`'s bytes), runs the handshake, rate-limits, decodes and
+//! dispatches. Everything sent to the client goes through its [`Link`],
+//! which writes to the socket directly (rooms included) and leaves only a
+//! backlog, when the socket is full, for this task to drain. Refusals go out
+//! as an `error` message and then a close frame.
 //!
 //! Must not: touch room state (that is [`RoomManager`]'s), verify signatures
 //! itself (that is [`Authenticator`]'s), or block on anything a client controls.
 
+use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
-use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
 use plaza_protocol::codec::decode_client;
-use plaza_protocol::{encode, ClientMsg, Format, ServerMsg};
+use plaza_protocol::{ClientMsg, Format, ServerMsg};
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncRead, ReadBuf, ReadHalf};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, field, info, info_span, Instrument};
 
 use super::error::{close, WsRefusal};
+use super::frame::{Event, Flow, FrameError, FrameReader};
 use super::limits::{MessageRate, RateVerdict, Refused};
 use super::session::Attached;
 use super::AppState;
 use crate::auth::{AuthMethod, Identity, SignedRequest};
 use crate::events::now_ms;
-use crate::outbox::{Outbox, Outgoing, OUTBOX_CAPACITY};
+use crate::link::{Link, FORMAT_JSON, FORMAT_MSGPACK};
+use crate::outbox::{Outbox, OUTBOX_CAPACITY};
 use crate::room::ClientRef;
 
 /// The path signed requests for the connect name.
 pub const WS_PATH: &str = "/v1/ws";
 
-const FORMAT_MSGPACK: u8 = 1;
-const FORMAT_JSON: u8 = 2;
+/// Bytes taken from the socket per `read`. The buffer lives on the stack for
+/// the duration of one poll, so an idle connection holds no read buffer at
+/// all; a frame that straddles two reads is the only thing kept.
+const READ_CHUNK: usize = 4096;
 
-/// tungstenite zero-fills the free part of its read buffer (up to this
-/// size) before every read, WouldBlock reads included: at 4 KiB that fill was
-/// the server's largest single user-space cost under arena load (11 % of
-/// instructions, callgrind; see BENCHMARKS.md "Server hot path"). Client
-/// frames are tens of bytes; a larger frame still gets a buffer of its own
-/// size (tungstenite reserves the announced length), so 1 KiB only means
-/// more `read` calls for a burst of over ~16 queued moves.
-const READ_BUFFER_BYTES: usize = 1024;
+/// Bytes and frames in are added to the shared counters in batches.
+const METRICS_BATCH: u64 = 64;
+
+type Io = TokioIo<Upgraded>;
 
 /// Query options of the upgrade.
 #[derive(Debug, Default, Deserialize)]
@@ -62,31 +66,89 @@ pub struct WsQuery {
     format: Option<String>,
 }
 
-/// The upgrade handler.
+/// The upgrade handler: a plain RFC 6455 server handshake (HTTP/1.1), then
+/// the connection task on the upgraded stream.
 pub async fn upgrade(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<WsQuery>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
-    let ip = super::client_ip(&app, peer, &headers);
-    let signed_headers = identity_headers(&headers);
+    let headers = request.headers();
+    let accept = match websocket_key(headers) {
+        Ok(key) => derive_accept_key(key.as_bytes()),
+        Err(why) => return bad_upgrade(why),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return bad_upgrade("this connection cannot be upgraded (HTTP/1.1 is required)");
+    };
+    let headers = request.headers();
+    let ip = super::client_ip(&app, peer, headers);
+    let signed_headers = identity_headers(headers);
     let initial = match query.format.as_deref() {
         Some("msgpack") => FORMAT_MSGPACK,
         _ => FORMAT_JSON,
     };
-    let limit = app.config.limits.max_frame_bytes;
     let tracker = app.tracker.clone();
-    ws.max_message_size(limit)
-        .max_frame_size(limit)
-        // Small buffers keep an idle connection cheap; tungstenite grows them
-        // on demand for the rare large message.
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| {
-            tracker.track_future(connection(app, socket, ip, signed_headers, initial))
+    tokio::spawn(tracker.track_future(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                connection(app, TokioIo::new(upgraded), ip, signed_headers, initial).await
+            }
+            Err(e) => debug!(error = %e, "upgrade failed"),
+        }
+    }));
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    response
+}
+
+/// The `Sec-WebSocket-Key` of a valid upgrade request, or why it is not one.
+fn websocket_key(headers: &HeaderMap) -> Result<&str, &'static str> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
         })
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err("`Connection: upgrade` header is missing");
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err("`Upgrade: websocket` header is missing");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return Err("`Sec-WebSocket-Version: 13` header is missing");
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .ok_or("`Sec-WebSocket-Key` header is missing")
+}
+
+fn bad_upgrade(why: &'static str) -> Response {
+    let body = serde_json::json!({"error": {"code": "bad_upgrade", "message": why}});
+    let mut response = (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    if why.contains("Version") {
+        *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
+    response
 }
 
 /// The `x-identity-*` headers of a request, raw.
@@ -103,30 +165,30 @@ pub fn identity_headers(headers: &HeaderMap) -> Option<Vec<(String, Vec<u8>)>> {
     }
 }
 
-/// What the writer does when the connection ends.
-struct Closing {
-    error: Option<ServerMsg>,
-    code: u16,
-    reason: &'static str,
-}
-
 async fn connection(
     app: AppState,
-    socket: WebSocket,
+    io: Io,
     ip: IpAddr,
     upgrade_headers: Option<Vec<(String, Vec<u8>)>>,
     initial_format: u8,
 ) {
     let span = info_span!("conn", %ip, session = field::Empty, address = field::Empty);
     async move {
-        let (sink, stream) = socket.split();
-        let format = Arc::new(AtomicU8::new(initial_format));
-        let (outbox, rx) = Outbox::channel(OUTBOX_CAPACITY);
-        let (close_tx, close_rx) = oneshot::channel();
-        let ping_every = Duration::from_millis(app.config.limits.ping_interval_ms.max(100));
-        let writer = tokio::spawn(
-            writer(sink, rx, close_rx, Arc::clone(&format), ping_every).in_current_span(),
-        );
+        let (rd, wr) = tokio::io::split(io);
+        let link = Arc::new(Link::new(Box::pin(wr), initial_format, OUTBOX_CAPACITY));
+        let mut conn = Conn {
+            app: app.clone(),
+            rd,
+            frames: FrameReader::new(app.config.limits.max_frame_bytes),
+            inbox: VecDeque::new(),
+            outbox: Outbox::link(Arc::clone(&link)),
+            link,
+            takeover: CancellationToken::new(),
+            format_locked: false,
+            eof: false,
+            in_frames: 0,
+            in_bytes: 0,
+        };
         let permit = match app.admission.admit(ip) {
             Ok(p) => p,
             Err(which) => {
@@ -144,36 +206,18 @@ async fn connection(
                         close::TOO_MANY_CONNECTIONS,
                     ),
                 };
-                refuse(&app, close_tx, &refusal);
-                let _ = writer.await;
+                conn.close_with(&refusal);
+                conn.finish().await;
                 return;
             }
         };
         metrics::gauge!("plaza_connections_open").increment(1.0);
         metrics::counter!("plaza_connections_total").increment(1);
-        let mut conn = Conn {
-            app: app.clone(),
-            stream,
-            outbox,
-            format,
-            close_tx: Some(close_tx),
-            takeover: CancellationToken::new(),
-            format_locked: false,
-            bytes_in: metrics::counter!("plaza_bytes_in_total"),
-        };
         conn.run(upgrade_headers).await;
-        // Dropping the connection drops its close sender, which ends a writer
-        // that was not already told to close.
-        drop(conn);
-        // Give the writer a moment to flush the close, then stop it: a
-        // client that stopped reading must not keep the task alive.
-        let abort = writer.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(2), writer)
-            .await
-            .is_err()
-        {
-            abort.abort();
+        if !conn.link.is_closing() {
+            conn.close_plain(None, close::NORMAL, "bye");
         }
+        conn.finish().await;
         metrics::gauge!("plaza_connections_open").decrement(1.0);
         drop(permit);
     }
@@ -181,27 +225,20 @@ async fn connection(
     .await
 }
 
-fn refuse(app: &AppState, close_tx: oneshot::Sender<Closing>, refusal: &WsRefusal) {
-    metrics::counter!("plaza_refusals_total", "reason" => refusal.code).increment(1);
-    debug!(code = refusal.code, message = %refusal.message, "refused");
-    let _ = app;
-    let _ = close_tx.send(Closing {
-        error: Some(refusal.to_msg()),
-        code: refusal.close.unwrap_or(close::PROTOCOL),
-        reason: refusal.code,
-    });
-}
-
 struct Conn {
     app: AppState,
-    stream: SplitStream<WebSocket>,
+    rd: ReadHalf<Io>,
+    frames: FrameReader,
+    /// Decoded frames of the last read not yet handed out.
+    inbox: VecDeque<Incoming>,
+    link: Arc<Link>,
     outbox: Outbox,
-    format: Arc<AtomicU8>,
-    close_tx: Option<oneshot::Sender<Closing>>,
     takeover: CancellationToken,
     format_locked: bool,
-    /// Resolved once: a `counter!` per frame would look the key up again.
-    bytes_in: metrics::Counter,
+    /// The client closed its side (or the socket failed).
+    eof: bool,
+    in_frames: u64,
+    in_bytes: u64,
 }
 
 /// One decoded frame, or why there is none.
@@ -209,23 +246,50 @@ enum Incoming {
     Msg(Box<ClientMsg>),
     Control,
     Closed,
-    Refused(WsRefusal),
+    /// Boxed: keeps `Incoming` (queued per read) two words wide.
+    Refused(Box<WsRefusal>),
 }
 
 impl Conn {
     fn close_with(&mut self, refusal: &WsRefusal) {
-        if let Some(tx) = self.close_tx.take() {
-            refuse(&self.app, tx, refusal);
-        }
+        metrics::counter!("plaza_refusals_total", "reason" => refusal.code).increment(1);
+        debug!(code = refusal.code, message = %refusal.message, "refused");
+        let code = refusal.close.unwrap_or(close::PROTOCOL);
+        self.link.close(Some(&refusal.to_msg()), code, refusal.code);
     }
 
     fn close_plain(&mut self, error: Option<ServerMsg>, code: u16, reason: &'static str) {
-        if let Some(tx) = self.close_tx.take() {
-            let _ = tx.send(Closing {
-                error,
-                code,
-                reason,
-            });
+        self.link.close(error.as_ref(), code, reason);
+    }
+
+    /// Writes out what is queued (the close frame last), shuts the write side
+    /// down and, if the client has not closed yet, reads (and discards) for a
+    /// moment so the close is not lost to a reset. Bounded: a client that
+    /// stopped reading cannot keep the task alive.
+    async fn finish(&mut self) {
+        self.flush_in_counts();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.link.finish()).await;
+        if self.eof {
+            return;
+        }
+        let linger = async {
+            let mut scratch = [0u8; 512];
+            loop {
+                match tokio::io::AsyncReadExt::read(&mut self.rd, &mut scratch).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
+    }
+
+    fn flush_in_counts(&mut self) {
+        if self.in_frames > 0 {
+            metrics::counter!("plaza_messages_in_total").increment(self.in_frames);
+            metrics::counter!("plaza_bytes_in_total").increment(self.in_bytes);
+            self.in_frames = 0;
+            self.in_bytes = 0;
         }
     }
 
@@ -284,8 +348,7 @@ impl Conn {
     ) -> Result<(Attached, AuthMethod), Option<WsRefusal>> {
         let app = self.app.clone();
         if let Some(headers) = upgrade_headers {
-            let identity = self
-                .verify_headers(&headers, AuthMethod::UpgradeHeaders)
+            let identity = Self::verify_headers(&app, &headers, AuthMethod::UpgradeHeaders)
                 .await
                 .map_err(Some)?;
             let attached = self.attach_new(identity)?;
@@ -300,7 +363,7 @@ impl Conn {
                 Incoming::Msg(msg) => msg,
                 Incoming::Control => continue,
                 Incoming::Closed => return Err(None),
-                Incoming::Refused(r) => return Err(Some(r)),
+                Incoming::Refused(r) => return Err(Some(*r)),
             };
             let now = now_ms();
             let (identity, method) = match *msg {
@@ -315,8 +378,7 @@ impl Conn {
                         })?;
                         raw.push((name.to_ascii_lowercase(), bytes));
                     }
-                    let id = self
-                        .verify_headers(&raw, AuthMethod::FirstFrame)
+                    let id = Self::verify_headers(&app, &raw, AuthMethod::FirstFrame)
                         .await
                         .map_err(Some)?;
                     (id, AuthMethod::FirstFrame)
@@ -365,8 +427,10 @@ impl Conn {
         }
     }
 
+    /// Takes the app rather than `&self`: the connection's read half is not
+    /// `Sync`, so `&Conn` cannot be held across an await.
     async fn verify_headers(
-        &self,
+        app: &AppState,
         headers: &[(String, Vec<u8>)],
         method: AuthMethod,
     ) -> Result<Identity, WsRefusal> {
@@ -384,10 +448,9 @@ impl Conn {
             AuthMethod::UpgradeHeaders => "upgrade_headers",
             _ => "first_frame",
         };
-        match self
-            .app
+        match app
             .auth
-            .verify_request(&request, &self.app.config.auth.connect_policy, now_ms())
+            .verify_request(&request, &app.config.auth.connect_policy, now_ms())
             .await
         {
             Ok(mut identity) => {
@@ -464,51 +527,168 @@ impl Conn {
         Ok(attached)
     }
 
-    /// Reads one frame, enforcing one format per session.
+    /// The next frame from the client, enforcing one format per session.
+    /// While it waits it also drains the link's backlog, if any.
+    /// Cancel-safe: everything read is kept in `self`.
     async fn next_frame(&mut self) -> Incoming {
-        let Some(frame) = self.stream.next().await else {
-            return Incoming::Closed;
-        };
-        let message = match frame {
-            Ok(m) => m,
-            Err(e) => return read_error(&e),
-        };
-        let (format, payload): (Format, &[u8]) = match &message {
-            Message::Binary(b) => (Format::MsgPack, b),
-            Message::Text(t) => (Format::Json, t.as_bytes()),
-            Message::Ping(_) | Message::Pong(_) => return Incoming::Control,
-            Message::Close(_) => return Incoming::Closed,
-        };
-        self.bytes_in.increment(payload.len() as u64);
-        let code = if format == Format::MsgPack {
-            FORMAT_MSGPACK
-        } else {
-            FORMAT_JSON
-        };
-        if !self.format_locked {
-            // The first client frame fixes the session's format; frames the
-            // server sent before it used the upgrade's `?format=`.
-            self.format.store(code, Ordering::Release);
-            self.format_locked = true;
-        } else if self.format.load(Ordering::Acquire) != code {
-            return Incoming::Refused(WsRefusal::closing(
-                "format_mismatch",
-                "a session speaks either binary (MessagePack) or text (JSON) frames, not both",
-                false,
-                close::PROTOCOL,
-            ));
+        loop {
+            if let Some(incoming) = self.inbox.pop_front() {
+                return incoming;
+            }
+            // Ended from the other side: the client is gone, or something
+            // (a room's kick, a write error) closed the link.
+            if self.eof || self.link.is_closed() {
+                return Incoming::Closed;
+            }
+            let link = Arc::clone(&self.link);
+            let backlog = link.has_backlog();
+            tokio::select! {
+                biased;
+                drained = link.drain(), if backlog => {
+                    if drained.is_err() {
+                        self.eof = true;
+                    }
+                }
+                _ = link.notified(), if !backlog => {}
+                () = self.read_some() => {}
+            }
         }
-        // `decode_client`: the same verdicts as `decode::<ClientMsg>`, with
-        // `msg` frames (the scene's hot path) read without serde's buffering.
-        match decode_client(payload, format) {
-            Ok(msg) => Incoming::Msg(Box::new(msg)),
-            Err(e) => Incoming::Refused(WsRefusal::closing(
+    }
+
+    /// One `read` from the socket, parsed into `inbox`.
+    async fn read_some(&mut self) {
+        std::future::poll_fn(|cx| {
+            let mut chunk = [const { MaybeUninit::<u8>::uninit() }; READ_CHUNK];
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            match Pin::new(&mut self.rd).poll_read(cx, &mut buf) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    debug!(error = %e, "read error");
+                    self.eof = true;
+                    Poll::Ready(())
+                }
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                    self.eof = true;
+                    Poll::Ready(())
+                }
+                Poll::Ready(Ok(())) => {
+                    self.parse(buf.filled_mut());
+                    Poll::Ready(())
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Turns the frames in `bytes` into `inbox` entries.
+    fn parse(&mut self, bytes: &mut [u8]) {
+        let Self {
+            frames,
+            inbox,
+            link,
+            format_locked,
+            in_frames,
+            in_bytes,
+            ..
+        } = self;
+        let result = frames.feed(bytes, &mut |event| {
+            let incoming = match event {
+                Event::Message { text, payload } => {
+                    *in_frames += 1;
+                    *in_bytes += payload.len() as u64;
+                    decode_frame(link, format_locked, text, payload)
+                }
+                Event::Ping(payload) => {
+                    link.pong(payload);
+                    Incoming::Control
+                }
+                Event::Pong => Incoming::Control,
+                Event::Close(_) => {
+                    // Answer the client's close (RFC 6455 §5.5.1), then end.
+                    link.close(None, close::NORMAL, "");
+                    Incoming::Closed
+                }
+            };
+            let stop = matches!(incoming, Incoming::Closed | Incoming::Refused(_));
+            inbox.push_back(incoming);
+            if stop {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        });
+        if *in_frames >= METRICS_BATCH {
+            self.flush_in_counts();
+        }
+        match result {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Stop) => self.eof = true,
+            Err(e) => {
+                self.eof = true;
+                self.inbox
+                    .push_back(Incoming::Refused(Box::new(frame_refusal(&e))));
+            }
+        }
+    }
+}
+
+/// Decodes one client message, fixing the session's format on the first.
+fn decode_frame(link: &Link, format_locked: &mut bool, text: bool, payload: &[u8]) -> Incoming {
+    let (format, code) = if text {
+        (Format::Json, FORMAT_JSON)
+    } else {
+        (Format::MsgPack, FORMAT_MSGPACK)
+    };
+    if !*format_locked {
+        // The first client frame fixes the session's format; frames the
+        // server sent before it used the upgrade's `?format=`.
+        link.set_format(code);
+        *format_locked = true;
+    } else if link.format() != code {
+        return Incoming::Refused(Box::new(WsRefusal::closing(
+            "format_mismatch",
+            "a session speaks either binary (MessagePack) or text (JSON) frames, not both",
+            false,
+            close::PROTOCOL,
+        )));
+    }
+    if text {
+        if let Err(e) = std::str::from_utf8(payload) {
+            return Incoming::Refused(Box::new(WsRefusal::closing(
                 "protocol_error",
-                format!("cannot decode message: {e}"),
+                format!("invalid frame: text frame is not UTF-8: {e}"),
                 false,
                 close::PROTOCOL,
-            )),
+            )));
         }
+    }
+    // `decode_client`: the same verdicts as `decode::<ClientMsg>`, with
+    // `msg` frames (the scene's hot path) read without serde's buffering.
+    match decode_client(payload, format) {
+        Ok(msg) => Incoming::Msg(Box::new(msg)),
+        Err(e) => Incoming::Refused(Box::new(WsRefusal::closing(
+            "protocol_error",
+            format!("cannot decode message: {e}"),
+            false,
+            close::PROTOCOL,
+        ))),
+    }
+}
+
+fn frame_refusal(e: &FrameError) -> WsRefusal {
+    match e {
+        FrameError::TooLarge { .. } => WsRefusal::closing(
+            "frame_too_large",
+            format!("frame over the size limit: {e}"),
+            false,
+            close::FRAME_TOO_LARGE,
+        ),
+        FrameError::Protocol(_) => WsRefusal::closing(
+            "protocol_error",
+            format!("invalid frame: {e}"),
+            false,
+            close::PROTOCOL,
+        ),
     }
 }
 
@@ -522,9 +702,12 @@ impl Conn {
             limits.flood_strikes,
         );
         let idle = Duration::from_millis(limits.idle_timeout_ms.max(1_000));
-        let mut idle_check = tokio::time::interval(idle / 4);
+        let ping_every = Duration::from_millis(limits.ping_interval_ms.max(100));
+        // One timer for both the idle check and the keep-alive ping.
+        let mut idle_check = tokio::time::interval((idle / 4).min(ping_every));
+        idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_seen = Instant::now();
-        let messages_in = metrics::counter!("plaza_messages_in_total");
+        let mut last_ping = Instant::now();
         let shutdown = self.app.shutdown.clone();
         let takeover = self.takeover.clone();
         loop {
@@ -551,6 +734,10 @@ impl Conn {
                 }
                 incoming = self.next_frame() => incoming,
                 _ = idle_check.tick() => {
+                    if last_ping.elapsed() >= ping_every {
+                        self.link.ping();
+                        last_ping = Instant::now();
+                    }
                     if last_seen.elapsed() > idle {
                         let refusal = WsRefusal::closing(
                             "idle_timeout",
@@ -577,7 +764,6 @@ impl Conn {
                     return false;
                 }
             };
-            messages_in.increment(1);
             match rate.check() {
                 RateVerdict::Allow => {}
                 RateVerdict::Drop => continue,
@@ -657,145 +843,8 @@ fn count_handshake(method: &'static str, ok: bool) {
         .increment(1);
 }
 
-fn read_error(e: &axum::Error) -> Incoming {
-    // tungstenite reports an over-limit frame as a capacity error; axum only
-    // exposes it boxed, so it is recognised by its text.
-    let text = e.to_string();
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("too big")
-    {
-        Incoming::Refused(WsRefusal::closing(
-            "frame_too_large",
-            format!("frame over the size limit: {text}"),
-            false,
-            close::FRAME_TOO_LARGE,
-        ))
-    } else if text.contains("Utf8") || text.contains("UTF-8") || text.contains("utf-8") {
-        Incoming::Refused(WsRefusal::closing(
-            "protocol_error",
-            format!("invalid frame: {text}"),
-            false,
-            close::PROTOCOL,
-        ))
-    } else {
-        debug!(error = %text, "read error");
-        Incoming::Closed
-    }
-}
-
 /// Encodes `s` as ISO-8859-1 bytes (how HTTP carries header values), or
 /// `None` if a character is above U+00FF.
 fn latin1(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
-}
-
-fn frame(format: u8, bytes: Bytes) -> Option<Message> {
-    if format == FORMAT_MSGPACK {
-        Some(Message::Binary(bytes))
-    } else {
-        Utf8Bytes::try_from(bytes).ok().map(Message::Text)
-    }
-}
-
-fn render(item: Outgoing, format: u8) -> Option<Message> {
-    let wire = if format == FORMAT_MSGPACK {
-        Format::MsgPack
-    } else {
-        Format::Json
-    };
-    match item {
-        Outgoing::Msg(msg) => frame(format, Bytes::from(encode(&*msg, wire).ok()?)),
-        Outgoing::Shared(enc) => frame(format, enc.bytes(wire)),
-        Outgoing::Close { code, reason } => Some(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from(reason),
-        }))),
-    }
-}
-
-/// Drains the outbox into the socket: everything already queued goes out in
-/// one flush; keep-alive pings on a timer; the close path first.
-async fn writer(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outgoing>,
-    mut close_rx: oneshot::Receiver<Closing>,
-    format: Arc<AtomicU8>,
-    ping_every: Duration,
-) {
-    let bytes_out = metrics::counter!("plaza_bytes_out_total");
-    let messages_out = metrics::counter!("plaza_messages_out_total");
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-    loop {
-        tokio::select! {
-            biased;
-            closing = &mut close_rx => {
-                if let Ok(closing) = closing {
-                    let f = format.load(Ordering::Acquire);
-                    // What was queued before the refusal still goes out (a
-                    // bounded amount: the queue's capacity), then the error.
-                    while let Ok(item) = rx.try_recv() {
-                        if matches!(item, Outgoing::Close { .. }) {
-                            break;
-                        }
-                        if let Some(m) = render(item, f) {
-                            if sink.feed(m).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    if let Some(error) = closing.error {
-                        if let Some(m) = render(Outgoing::Msg(Box::new(error)), f) {
-                            let _ = sink.feed(m).await;
-                        }
-                    }
-                    let frame = CloseFrame { code: closing.code, reason: Utf8Bytes::from(closing.reason) };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                }
-                let _ = sink.close().await;
-                return;
-            }
-            item = rx.recv() => {
-                let Some(item) = item else {
-                    let _ = sink.close().await;
-                    return;
-                };
-                let f = format.load(Ordering::Acquire);
-                let mut batch = 0u64;
-                let mut next = Some(item);
-                while let Some(item) = next.take() {
-                    let closing = matches!(item, Outgoing::Close { .. });
-                    if let Some(m) = render(item, f) {
-                        bytes_out.increment(message_len(&m));
-                        batch += 1;
-                        if sink.feed(m).await.is_err() {
-                            return;
-                        }
-                    }
-                    if closing {
-                        let _ = sink.flush().await;
-                        return;
-                    }
-                    next = rx.try_recv().ok();
-                }
-                messages_out.increment(batch);
-                if sink.flush().await.is_err() {
-                    return;
-                }
-            }
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn message_len(m: &Message) -> u64 {
-    match m {
-        Message::Binary(b) => b.len() as u64,
-        Message::Text(t) => t.len() as u64,
-        _ => 0,
-    }
 }
