@@ -11,6 +11,7 @@
 //! | `plaza_messages_in_total`, `plaza_messages_out_total` | counter | |
 //! | `plaza_sessions`, `plaza_rooms` | gauge | |
 //! | `plaza_sessions_expired_total` | counter | |
+//! | `plaza_auth_challenges_outstanding` | gauge | |
 //! | `plaza_events_dropped_total` | counter | |
 
 use std::sync::OnceLock;

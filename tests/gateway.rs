@@ -519,7 +519,8 @@ async fn fragmented_messages_are_joined() {
         };
         Message::Frame(Frame::from_payload(header, bytes.to_vec().into()))
     };
-    c.send_raw(part(OpCode::Data(Data::Text), false, &text[..5])).await;
+    c.send_raw(part(OpCode::Data(Data::Text), false, &text[..5]))
+        .await;
     c.send_raw(part(OpCode::Data(Data::Continue), false, &text[5..9]))
         .await;
     c.send_raw(part(OpCode::Data(Data::Continue), true, &text[9..]))
@@ -532,7 +533,10 @@ async fn fragmented_messages_are_joined() {
 async fn unmasked_client_frames_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::start().await;
-    let addr = server.ws_url().trim_start_matches("ws://").replace("/v1/ws", "");
+    let addr = server
+        .ws_url()
+        .trim_start_matches("ws://")
+        .replace("/v1/ws", "");
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
     let request = format!(
         "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -548,8 +552,13 @@ async fn unmasked_client_frames_are_refused() {
     }
     let head = String::from_utf8_lossy(&seen).to_string();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "RFC 6455 accept key: {head}");
-    tcp.write_all(&[0x81, 0x02, b'{', b'}']).await.expect("unmasked frame");
+    assert!(
+        head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "RFC 6455 accept key: {head}"
+    );
+    tcp.write_all(&[0x81, 0x02, b'{', b'}'])
+        .await
+        .expect("unmasked frame");
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
     let all = [seen, rest].concat();
@@ -557,7 +566,10 @@ async fn unmasked_client_frames_are_refused() {
     assert!(text.contains("protocol_error"), "{text}");
     assert!(text.contains("must be masked"), "{text}");
     // The close frame: 0x88, length, then code 4000.
-    let close = all.windows(2).position(|w| w[0] == 0x88).expect("close frame");
+    let close = all
+        .windows(2)
+        .position(|w| w[0] == 0x88)
+        .expect("close frame");
     assert_eq!(&all[close + 2..close + 4], &close::PROTOCOL.to_be_bytes());
     healthy(&server).await;
 }

@@ -14,17 +14,19 @@
 mod cache;
 pub mod cli;
 mod error;
+mod expiring;
 mod identity;
 mod policy;
 mod replay;
 mod request;
 mod rpc;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
+
+use expiring::ExpiringMap;
 use plaza_protocol::auth::{
     self as chain, ChainShape, ContractMode, Policy, VerifiedChain, VerifyOptions,
 };
@@ -112,8 +114,10 @@ struct Inner {
     replay: Arc<dyn ReplayStore>,
     delegations: DelegationCache,
     rpc: Option<Result<rpc::EthRpc, AuthError>>,
-    tickets: Mutex<HashMap<String, (Identity, u64)>>,
-    challenges: Mutex<HashMap<String, Instant>>,
+    tickets: Mutex<ExpiringMap<Identity>>,
+    /// Deadlines in ms since `epoch`.
+    challenges: Mutex<ExpiringMap<()>>,
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -147,8 +151,9 @@ impl Authenticator {
                 replay,
                 delegations: DelegationCache::new(config.delegation_cache_size),
                 rpc,
-                tickets: Mutex::new(HashMap::new()),
-                challenges: Mutex::new(HashMap::new()),
+                tickets: Mutex::new(ExpiringMap::new(config.max_tickets)),
+                challenges: Mutex::new(ExpiringMap::new(config.max_challenges)),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -344,33 +349,21 @@ impl Authenticator {
         let cfg = &self.inner.config;
         let ticket = random_token();
         let expires = now_ms.saturating_add(cfg.ticket_ttl_ms);
-        let mut tickets = self.inner.tickets.lock();
-        tickets.retain(|_, (_, exp)| *exp > now_ms);
-        if tickets.len() >= cfg.max_tickets.max(1) {
-            // Bounded: drop the ticket closest to expiry.
-            if let Some(k) = tickets
-                .iter()
-                .min_by_key(|(_, (_, e))| *e)
-                .map(|(k, _)| k.clone())
-            {
-                tickets.remove(&k);
-            }
-        }
-        tickets.insert(ticket.clone(), (identity.clone(), expires));
+        self.inner
+            .tickets
+            .lock()
+            .insert(ticket.clone(), identity.clone(), expires, now_ms);
         (ticket, expires)
     }
 
     /// Redeems a ticket once; the identity comes back with `method = Ticket`.
     pub fn redeem_ticket(&self, ticket: &str, now_ms: u64) -> Result<Identity, AuthError> {
-        let (mut identity, expires) = self
+        let mut identity = self
             .inner
             .tickets
             .lock()
-            .remove(ticket)
+            .take(ticket, now_ms)
             .ok_or(AuthError::InvalidTicket)?;
-        if now_ms >= expires {
-            return Err(AuthError::InvalidTicket);
-        }
         identity.method = AuthMethod::Ticket;
         identity.verified_at_ms = now_ms;
         Ok(identity)
@@ -380,20 +373,29 @@ impl Authenticator {
     pub fn new_challenge(&self) -> String {
         let cfg = &self.inner.config;
         let nonce = format!("plaza-challenge-{}", random_token());
-        let ttl = Duration::from_millis(cfg.challenge_ttl_ms);
+        let now = self.monotonic_ms();
+        let deadline = now.saturating_add(cfg.challenge_ttl_ms);
         let mut challenges = self.inner.challenges.lock();
-        challenges.retain(|_, issued| issued.elapsed() < ttl);
-        if challenges.len() >= cfg.max_challenges.max(1) {
-            if let Some(k) = challenges
-                .iter()
-                .min_by_key(|(_, i)| **i)
-                .map(|(k, _)| k.clone())
-            {
-                challenges.remove(&k);
-            }
-        }
-        challenges.insert(nonce.clone(), Instant::now());
+        challenges.insert(nonce.clone(), (), deadline, now);
+        metrics::gauge!("plaza_auth_challenges_outstanding").set(challenges.len() as f64);
         nonce
+    }
+
+    /// Forgets a challenge the connection no longer needs (it authenticated
+    /// another way, or ended): it could never be answered anyway.
+    pub fn discard_challenge(&self, nonce: &str) {
+        let mut challenges = self.inner.challenges.lock();
+        challenges.discard(nonce);
+        metrics::gauge!("plaza_auth_challenges_outstanding").set(challenges.len() as f64);
+    }
+
+    /// Challenges issued and not yet answered, discarded or expired.
+    pub fn outstanding_challenges(&self) -> usize {
+        self.inner.challenges.lock().len()
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Verifies an auth chain whose last link signs `nonce` (issued by
@@ -404,16 +406,12 @@ impl Authenticator {
         auth_chain: &Value,
         now_ms: u64,
     ) -> Result<Identity, AuthError> {
-        let ttl = Duration::from_millis(self.inner.config.challenge_ttl_ms);
-        let issued = self
-            .inner
+        let now = self.monotonic_ms();
+        self.inner
             .challenges
             .lock()
-            .remove(nonce)
+            .take(nonce, now)
             .ok_or(AuthError::InvalidChallenge)?;
-        if issued.elapsed() >= ttl {
-            return Err(AuthError::InvalidChallenge);
-        }
         let verified = self
             .verify_chain_value(auth_chain, nonce, false, now_ms)
             .await?;

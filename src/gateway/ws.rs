@@ -358,6 +358,19 @@ impl Conn {
         self.send(ServerMsg::Challenge {
             nonce: nonce.clone(),
         });
+        let outcome = self.first_frames(&app, &nonce).await;
+        // Answered, or dead: the connection authenticated another way or is
+        // ending. Either way it must not wait in the map for its expiry.
+        app.auth.discard_challenge(&nonce);
+        outcome
+    }
+
+    /// The handshake's frames after the `challenge`.
+    async fn first_frames(
+        &mut self,
+        app: &AppState,
+        nonce: &str,
+    ) -> Result<(Attached, AuthMethod), Option<WsRefusal>> {
         loop {
             let msg = match self.next_frame().await {
                 Incoming::Msg(msg) => msg,
@@ -395,7 +408,7 @@ impl Conn {
                 ClientMsg::Answer { auth_chain } => {
                     let mut id = app
                         .auth
-                        .verify_challenge(&nonce, &auth_chain, now)
+                        .verify_challenge(nonce, &auth_chain, now)
                         .await
                         .map_err(|e| {
                             count_handshake("challenge", false);

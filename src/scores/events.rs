@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::ScoresService;
 use crate::events::PlazaEvent;
-use crate::store::{SeatRecord, StoreError};
+use crate::store::{SeatChange, SeatRecord, StoreError};
 
 /// Events taken from the queue per wake-up.
 const BATCH: usize = 256;
@@ -31,12 +31,69 @@ pub fn spawn_event_writer(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut seats = Vec::new();
         while rx.recv_many(&mut batch, BATCH).await > 0 {
+            // Runs of seat events go to the store as one transaction (a burst
+            // of joins is one commit, not one fsync each); awards keep their
+            // place in the order.
             for event in batch.drain(..) {
-                apply_with_retry(&service, &event).await;
+                match seat_change(&event) {
+                    Some(change) => seats.push(change),
+                    None => {
+                        write_seats(&service, &mut seats).await;
+                        apply_with_retry(&service, &event).await;
+                    }
+                }
             }
+            write_seats(&service, &mut seats).await;
         }
     })
+}
+
+fn seat_change(event: &PlazaEvent) -> Option<SeatChange> {
+    match event {
+        PlazaEvent::SeatOpened {
+            seat,
+            address,
+            room,
+            room_type,
+            at_ms,
+        } => Some(SeatChange::Open(SeatRecord {
+            seat: seat.clone(),
+            address: address.to_ascii_lowercase(),
+            room: room.clone(),
+            room_type: room_type.clone(),
+            joined_ms: ms(*at_ms),
+            left_ms: None,
+        })),
+        PlazaEvent::SeatClosed { seat, at_ms } => Some(SeatChange::Close {
+            seat: seat.clone(),
+            left_ms: ms(*at_ms),
+        }),
+        PlazaEvent::Award { .. } => None,
+    }
+}
+
+/// Writes (and empties) `seats`, retrying the whole batch: its changes are idempotent.
+async fn write_seats(service: &ScoresService, seats: &mut Vec<SeatChange>) {
+    if seats.is_empty() {
+        return;
+    }
+    for attempt in 1..=ATTEMPTS {
+        match service.store().apply_seats(seats).await {
+            Ok(()) => break,
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "seat events: store failed, retrying");
+                tokio::time::sleep(BACKOFF * attempt).await;
+            }
+            Err(e) => {
+                metrics::counter!("plaza_scores_events_dropped_total")
+                    .increment(seats.len() as u64);
+                tracing::error!(error = %e, lost = seats.len(), "seat events lost: store failed");
+            }
+        }
+    }
+    seats.clear();
 }
 
 async fn apply_with_retry(service: &ScoresService, event: &PlazaEvent) {
@@ -72,27 +129,10 @@ fn ms(v: u64) -> i64 {
 async fn apply(service: &ScoresService, event: &PlazaEvent) -> Result<(), Failure> {
     let store = service.store();
     match event {
-        PlazaEvent::SeatOpened {
-            seat,
-            address,
-            room,
-            room_type,
-            at_ms,
-        } => store
-            .open_seat(&SeatRecord {
-                seat: seat.clone(),
-                address: address.to_ascii_lowercase(),
-                room: room.clone(),
-                room_type: room_type.clone(),
-                joined_ms: ms(*at_ms),
-                left_ms: None,
-            })
-            .await
-            .map_err(Failure::Store),
-        PlazaEvent::SeatClosed { seat, at_ms } => store
-            .close_seat(seat, ms(*at_ms))
-            .await
-            .map_err(Failure::Store),
+        PlazaEvent::SeatOpened { .. } | PlazaEvent::SeatClosed { .. } => {
+            let changes: Vec<SeatChange> = seat_change(event).into_iter().collect();
+            store.apply_seats(&changes).await.map_err(Failure::Store)
+        }
         PlazaEvent::Award {
             leaderboard,
             address,

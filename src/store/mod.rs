@@ -17,7 +17,7 @@ mod queries;
 pub use board::{day_start, BoardSpec, Operator, Period, Sort};
 pub use queries::{
     AuditQuery, AuditRecord, CursorKey, DenyEntry, Entry, NewScore, Page, RankedEntry, RecordError,
-    Recorded, SeatRecord, Source,
+    Recorded, SeatChange, SeatRecord, Source,
 };
 
 use std::path::Path;

@@ -25,6 +25,20 @@ pub struct SeatRecord {
     pub left_ms: Option<i64>,
 }
 
+/// One change to the seats table, applied in batches by the event writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatChange {
+    /// A seat opened (ignored if the seat is already recorded).
+    Open(SeatRecord),
+    /// A seat closed (the first close wins).
+    Close {
+        /// Seat id.
+        seat: String,
+        /// Unix ms.
+        left_ms: i64,
+    },
+}
+
 /// Where a score came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -418,6 +432,47 @@ impl Store {
             .bind(seat.left_ms)
             .execute(pool)
             .await?;
+        });
+        Ok(())
+    }
+
+    /// Applies seat changes in order, in one transaction (one commit, one
+    /// fsync, for a whole burst of joins). Each change is idempotent, so a
+    /// failed batch can be retried whole.
+    pub async fn apply_seats(&self, changes: &[SeatChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        on_write_pool!(self, |pool, _pg| {
+            let mut tx = pool.begin().await?;
+            for change in changes {
+                match change {
+                    SeatChange::Open(seat) => {
+                        sqlx::query(
+                            "INSERT INTO seats (seat, address, room, room_type, joined_ms, left_ms) \
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seat) DO NOTHING",
+                        )
+                        .bind(&seat.seat)
+                        .bind(&seat.address)
+                        .bind(&seat.room)
+                        .bind(&seat.room_type)
+                        .bind(seat.joined_ms)
+                        .bind(seat.left_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    SeatChange::Close { seat, left_ms } => {
+                        sqlx::query(
+                            "UPDATE seats SET left_ms = $2 WHERE seat = $1 AND left_ms IS NULL",
+                        )
+                        .bind(seat)
+                        .bind(left_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
         });
         Ok(())
     }
