@@ -391,7 +391,7 @@ impl Conn {
                         })?;
                         raw.push((name.to_ascii_lowercase(), bytes));
                     }
-                    let id = Self::verify_headers(&app, &raw, AuthMethod::FirstFrame)
+                    let id = Self::verify_headers(app, &raw, AuthMethod::FirstFrame)
                         .await
                         .map_err(Some)?;
                     (id, AuthMethod::FirstFrame)
