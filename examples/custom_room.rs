@@ -179,7 +179,7 @@ fn client(session: &str, address: &str) -> (ClientRef, tokio::sync::mpsc::Receiv
     let identity = Identity {
         address: address.to_owned(),
         chain: ChainKind::Ephemeral,
-        metadata: serde_json::json!({}),
+        metadata: plaza::auth::Metadata::empty(),
         scene: SceneMetadata::default(),
         method: AuthMethod::FirstFrame,
         verified_at_ms: 0,

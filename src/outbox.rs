@@ -43,7 +43,10 @@ impl Encoded {
     where
         T: Serialize + Send + Sync + 'static,
     {
-        let msgpack = Bytes::from(encode(&msg, Format::MsgPack).unwrap_or_default());
+        let mut bytes = encode(&msg, Format::MsgPack).unwrap_or_default();
+        // Patches stay in a room's resume ring: keep no growth slack.
+        bytes.shrink_to_fit();
+        let msgpack = Bytes::from(bytes);
         let source: Box<dyn Fn() -> Vec<u8> + Send + Sync> =
             Box::new(move || encode(&msg, Format::Json).unwrap_or_default());
         Arc::new(Self {

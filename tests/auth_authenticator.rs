@@ -265,7 +265,8 @@ async fn recased_metadata_does_not_bypass_a_policy() {
         Some("decentraland-kernel-scene")
     );
     assert_eq!(
-        ok.metadata["Signer"], "Decentraland-Kernel-Scene",
+        ok.metadata.value()["Signer"],
+        "Decentraland-Kernel-Scene",
         "reported as sent"
     );
 }
@@ -302,7 +303,7 @@ async fn verbatim_metadata_form_only_behind_the_flag() {
     let ok = verify(&flagged, "GET", "/v1/ws", &h, None, &allow, NOW)
         .await
         .expect("verbatim accepted");
-    assert_eq!(ok.metadata["sceneId"], "BafkUPPER");
+    assert_eq!(ok.metadata.value()["sceneId"], "BafkUPPER");
 }
 
 #[tokio::test]
@@ -322,7 +323,7 @@ async fn latin1_header_bytes_rebuild_the_signed_payload() {
     )
     .await
     .expect("latin-1");
-    assert_eq!(ok.metadata["realm"], "café");
+    assert_eq!(ok.metadata.value()["realm"], "café");
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ fn identity(address: &str) -> Arc<Identity> {
     Arc::new(Identity {
         address: address.to_owned(),
         chain: ChainKind::Ephemeral,
-        metadata: serde_json::json!({}),
+        metadata: plaza::auth::Metadata::empty(),
         scene: SceneMetadata::default(),
         method: AuthMethod::FirstFrame,
         verified_at_ms: 0,

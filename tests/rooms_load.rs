@@ -80,7 +80,7 @@ async fn arena_workload_applies_every_move() {
         let identity = Identity {
             address: format!("0x{i:040x}"),
             chain: ChainKind::Ephemeral,
-            metadata: serde_json::json!({}),
+            metadata: plaza::auth::Metadata::empty(),
             scene: SceneMetadata::default(),
             method: AuthMethod::FirstFrame,
             verified_at_ms: 0,

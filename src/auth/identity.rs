@@ -54,6 +54,45 @@ pub enum AuthMethod {
     Challenge,
 }
 
+/// The metadata JSON of a verified request, kept as compact text: a parsed
+/// tree costs about 1 KB per connection, and only the CLI and tests read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata(Box<str>);
+
+impl Metadata {
+    /// The compact JSON text of `value`.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self(value.to_string().into_boxed_str())
+    }
+
+    /// `{}`: no metadata.
+    pub fn empty() -> Self {
+        Self("{}".into())
+    }
+
+    /// The metadata parsed (it was valid JSON when stored).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Metadata {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl Serialize for Metadata {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
 /// A verified identity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,8 +101,8 @@ pub struct Identity {
     pub address: String,
     /// Chain shape.
     pub chain: ChainKind,
-    /// The parsed metadata JSON exactly as signed (`{}` when absent).
-    pub metadata: serde_json::Value,
+    /// The metadata JSON as signed (`{}` when absent).
+    pub metadata: Metadata,
     /// The policy-relevant metadata fields.
     pub scene: SceneMetadata,
     /// How it was proven.

@@ -35,7 +35,7 @@ use serde_json::Value;
 
 pub use cache::DelegationCache;
 pub use error::{AuthError, PolicyViolation};
-pub use identity::{AuthMethod, ChainKind, Identity, SceneMetadata};
+pub use identity::{AuthMethod, ChainKind, Identity, Metadata, SceneMetadata};
 pub use policy::{scene_metadata, RequestPolicy, KERNEL_SCENE_SIGNER};
 pub use replay::{replay_key, MemoryReplayStore, ReplayFuture, ReplayStore};
 pub use request::SignedRequest;
@@ -297,7 +297,7 @@ impl Authenticator {
         Ok(Identity {
             address,
             chain: chain_kind(verified.shape),
-            metadata,
+            metadata: Metadata::from_value(&metadata),
             scene,
             method: if req.body.is_some() {
                 AuthMethod::SignedRequest
@@ -418,7 +418,7 @@ impl Authenticator {
         Ok(Identity {
             address: verified.signer.to_lowercase(),
             chain: chain_kind(verified.shape),
-            metadata: Value::Object(Default::default()),
+            metadata: Metadata::empty(),
             scene: SceneMetadata::default(),
             method: AuthMethod::Challenge,
             verified_at_ms: now_ms,

@@ -165,13 +165,16 @@ pub fn identity_headers(headers: &HeaderMap) -> Option<Vec<(String, Vec<u8>)>> {
     }
 }
 
-async fn connection(
+/// Not an `async fn`: its arguments move straight into the instrumented
+/// block instead of also being kept in an outer future (the task's size is
+/// per-connection memory).
+fn connection(
     app: AppState,
     io: Io,
     ip: IpAddr,
     upgrade_headers: Option<Vec<(String, Vec<u8>)>>,
     initial_format: u8,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     let span = info_span!("conn", %ip, session = field::Empty, address = field::Empty);
     async move {
         let (rd, wr) = tokio::io::split(io);
@@ -183,7 +186,7 @@ async fn connection(
             inbox: VecDeque::new(),
             outbox: Outbox::link(Arc::clone(&link)),
             link,
-            takeover: CancellationToken::new(),
+            takeover: app.shutdown.child_token(),
             format_locked: false,
             eof: false,
             in_frames: 0,
@@ -222,7 +225,6 @@ async fn connection(
         drop(permit);
     }
     .instrument(span)
-    .await
 }
 
 struct Conn {
@@ -721,20 +723,21 @@ impl Conn {
         idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_seen = Instant::now();
         let mut last_ping = Instant::now();
-        let shutdown = self.app.shutdown.clone();
+        // `takeover` is a child of the server's shutdown token: one branch
+        // (one future in every connection's task) serves both.
         let takeover = self.takeover.clone();
         loop {
             let incoming = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => {
-                    let msg = ServerMsg::Shutdown {
-                        reason: "server shutting down".into(),
-                        retry_after_ms: 1_000,
-                    };
-                    self.close_plain(Some(msg), close::GOING_AWAY, "shutdown");
-                    return true;
-                }
                 _ = takeover.cancelled() => {
+                    if self.app.shutdown.is_cancelled() {
+                        let msg = ServerMsg::Shutdown {
+                            reason: "server shutting down".into(),
+                            retry_after_ms: 1_000,
+                        };
+                        self.close_plain(Some(msg), close::GOING_AWAY, "shutdown");
+                        return true;
+                    }
                     let refusal = WsRefusal::closing(
                         "replaced",
                         "this session was resumed on another connection",

@@ -197,6 +197,7 @@ impl Actor {
             max_depth: rtype.options.max_depth,
         };
         let events = registry.events.clone();
+        let ring_cap = registry.patch_ring;
         Actor {
             registry,
             rtype,
@@ -213,7 +214,8 @@ impl Actor {
             },
             rx,
             seq: 0,
-            ring: VecDeque::new(),
+            // Sized once: growth by doubling would leave up to half unused.
+            ring: VecDeque::with_capacity(ring_cap),
             ever_joined: false,
             empty_since: now,
             last_tick: now,
