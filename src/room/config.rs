@@ -20,9 +20,10 @@ pub const ARENA: &str = "arena";
 pub struct RoomsConfig {
     /// Extra (or replacing) room types built from the built-in logics.
     pub types: Vec<RoomTypeConfig>,
-    /// Patches kept per room for `resume`. 100 at 20 Hz is 5 s of history:
+    /// Patches kept per room for `resume`. 50 at 20 Hz is 2.5 s of history:
     /// a short network blip is caught up from memory, a longer one costs one
-    /// snapshot, and a room never holds more than this many patches.
+    /// snapshot, and a room never holds more than this many patches. (At 100,
+    /// the ring was ~2 KB of server memory per arena client under load.)
     pub patch_ring: usize,
     /// Commands waiting for one room actor before senders get `room_busy`.
     pub queue_capacity: usize,
@@ -34,7 +35,7 @@ impl Default for RoomsConfig {
     fn default() -> Self {
         Self {
             types: Vec::new(),
-            patch_ring: 100,
+            patch_ring: 50,
             queue_capacity: 1024,
             slow_kick_ms: 10_000,
         }
