@@ -583,3 +583,47 @@ async fn a_plain_get_is_not_an_upgrade() {
     assert_eq!(body["error"]["code"], "bad_upgrade");
     healthy(&server).await;
 }
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_as_idle() {
+    let server = TestServer::start_with(|c| {
+        c.limits.idle_timeout_ms = 1_000;
+        c.limits.ping_interval_ms = 60_000;
+    })
+    .await;
+    let (mut c, _) = Client::authed(&server, &identity(), Format::MsgPack).await;
+    let started = std::time::Instant::now();
+    c.expect_refusal("idle_timeout", close::IDLE_TIMEOUT).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}, before the idle timeout"
+    );
+    healthy(&server).await;
+}
+
+#[tokio::test]
+async fn keep_alive_pings_arrive_and_answered_pings_keep_the_connection() {
+    let server = TestServer::start_with(|c| {
+        c.limits.idle_timeout_ms = 1_000;
+        c.limits.ping_interval_ms = 100;
+    })
+    .await;
+    let (mut c, _) = Client::authed(&server, &identity(), Format::MsgPack).await;
+    // tungstenite answers each ping with a pong while it is read; those
+    // pongs are the only thing this client sends for 2.5 idle timeouts.
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(2_500);
+    while let Ok(frame) = tokio::time::timeout_at(until, c.ws.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("unexpected {other:?} while only pings should arrive"),
+        }
+    }
+    assert!(
+        pings >= 5,
+        "only {pings} pings in 2.5 s at a 100 ms interval"
+    );
+    c.send(&ClientMsg::Ping { d: 3.0 }).await;
+    assert_eq!(c.recv().await, ServerMsg::Pong { d: 3.0 });
+}
