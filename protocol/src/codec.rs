@@ -11,7 +11,7 @@
 //! UTF-8, trailing bytes, a `data` that fails to decode), it steps aside and
 //! the serde path produces the result, errors included.
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
 use thiserror::Error;
 
 use crate::msg::ClientMsg;
@@ -144,16 +144,122 @@ impl<'a> Cursor<'a> {
             .map(str::to_owned)
     }
 
-    /// One [`Value`] read by its own `Deserialize` (no `Content` detour).
-    fn value(&mut self) -> Option<Value> {
-        let rest = self.buf.get(self.pos..)?;
-        let mut de = rmp_serde::Deserializer::new(rest);
-        let value = Value::deserialize(&mut de).ok()?;
-        let left = de.get_ref().len();
-        self.pos += rest.len() - left;
-        Some(value)
+    fn be_u64(&mut self, n: usize) -> Option<u64> {
+        let mut v = 0u64;
+        for &b in self.take(n)? {
+            v = (v << 8) | u64::from(b);
+        }
+        Some(v)
+    }
+
+    /// One [`Value`], read straight from the bytes. `None` (serde decides)
+    /// for anything but the plain shapes: ext types, non-UTF-8 strings
+    /// (rmp-serde turns those into bytes), non-string map keys, the `$bytes`
+    /// key, integers above `i64::MAX`, nesting deeper than [`FAST_DEPTH`].
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        let marker = self.byte()?;
+        let v = match marker {
+            0x00..=0x7f => Value::Int(i64::from(marker)),
+            0x80..=0x8f => return self.map(usize::from(marker & 0x0f), depth),
+            0x90..=0x9f => return self.list(usize::from(marker & 0x0f), depth),
+            0xa0..=0xbf => return self.str_value(usize::from(marker & 0x1f)),
+            0xc0 => Value::Null,
+            0xc2 => Value::Bool(false),
+            0xc3 => Value::Bool(true),
+            0xc4 => {
+                let len = self.be(1)?;
+                Value::Bytes(self.take(len)?.to_vec())
+            }
+            0xc5 => {
+                let len = self.be(2)?;
+                Value::Bytes(self.take(len)?.to_vec())
+            }
+            0xc6 => {
+                let len = self.be(4)?;
+                Value::Bytes(self.take(len)?.to_vec())
+            }
+            0xca => Value::Float(f64::from(f32::from_bits(self.be_u64(4)? as u32))),
+            0xcb => Value::Float(f64::from_bits(self.be_u64(8)?)),
+            0xcc => Value::Int(self.be_u64(1)? as i64),
+            0xcd => Value::Int(self.be_u64(2)? as i64),
+            0xce => Value::Int(self.be_u64(4)? as i64),
+            0xcf => Value::Int(i64::try_from(self.be_u64(8)?).ok()?),
+            0xd0 => Value::Int(i64::from(self.be_u64(1)? as u8 as i8)),
+            0xd1 => Value::Int(i64::from(self.be_u64(2)? as u16 as i16)),
+            0xd2 => Value::Int(i64::from(self.be_u64(4)? as u32 as i32)),
+            0xd3 => Value::Int(self.be_u64(8)? as i64),
+            0xd9 => {
+                let len = self.be(1)?;
+                return self.str_value(len);
+            }
+            0xda => {
+                let len = self.be(2)?;
+                return self.str_value(len);
+            }
+            0xdb => {
+                let len = self.be(4)?;
+                return self.str_value(len);
+            }
+            0xdc => {
+                let len = self.be(2)?;
+                return self.list(len, depth);
+            }
+            0xdd => {
+                let len = self.be(4)?;
+                return self.list(len, depth);
+            }
+            0xde => {
+                let len = self.be(2)?;
+                return self.map(len, depth);
+            }
+            0xdf => {
+                let len = self.be(4)?;
+                return self.map(len, depth);
+            }
+            0xe0..=0xff => Value::Int(i64::from(marker as i8)),
+            // 0xc1 (never used), ext and fixext: serde's call.
+            _ => return None,
+        };
+        Some(v)
+    }
+
+    fn str_value(&mut self, len: usize) -> Option<Value> {
+        let s = std::str::from_utf8(self.take(len)?).ok()?;
+        Some(Value::Str(s.to_owned()))
+    }
+
+    fn list(&mut self, len: usize, depth: usize) -> Option<Value> {
+        if depth >= FAST_DEPTH {
+            return None;
+        }
+        // Every element takes at least one byte: a length past the frame's
+        // end cannot reserve more than the frame holds.
+        let mut items = Vec::with_capacity(len.min(self.buf.len() - self.pos));
+        for _ in 0..len {
+            items.push(self.value(depth + 1)?);
+        }
+        Some(Value::List(items))
+    }
+
+    fn map(&mut self, len: usize, depth: usize) -> Option<Value> {
+        if depth >= FAST_DEPTH {
+            return None;
+        }
+        let mut map = std::collections::BTreeMap::new();
+        for _ in 0..len {
+            let key = std::str::from_utf8(self.str_bytes()?).ok()?;
+            if key == crate::state::BYTES_KEY {
+                return None;
+            }
+            let value = self.value(depth + 1)?;
+            map.insert(key.to_owned(), value);
+        }
+        Some(Value::Map(map))
     }
 }
+
+/// Nesting the fast path reads itself; deeper values go to serde.
+const FAST_DEPTH: usize = 32;
 
 /// `msg {t, room, type, data?}` in any key order, or `None` for serde.
 fn fast_room_msg(bytes: &[u8]) -> Option<ClientMsg> {
@@ -175,7 +281,7 @@ fn fast_room_msg(bytes: &[u8]) -> Option<ClientMsg> {
             }
             b"room" if room.is_none() => room = Some(c.string()?),
             b"type" if kind.is_none() => kind = Some(c.string()?),
-            b"data" if data.is_none() => data = Some(c.value()?),
+            b"data" if data.is_none() => data = Some(c.value(0)?),
             _ => return None,
         }
     }
@@ -349,6 +455,73 @@ mod tests {
         for bytes in &cases {
             agree(bytes);
         }
+    }
+
+    /// `msg {t, room: "r", type: "a", data: <raw>}` with `raw` as given.
+    fn with_data(raw: &[u8]) -> Vec<u8> {
+        [
+            &[0x84, 0xa1, b't', 0xa3, b'm', b's', b'g', 0xa4][..],
+            b"room",
+            &[0xa1, b'r', 0xa4],
+            b"type",
+            &[0xa1, b'a', 0xa4],
+            b"data",
+            raw,
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn data_the_fast_reader_declines_gets_the_serde_verdict() {
+        let nested = |depth: usize| {
+            let mut raw = vec![0x91; depth];
+            raw.push(0x01);
+            raw
+        };
+        let cases: Vec<Vec<u8>> = vec![
+            // A str that is not UTF-8: rmp-serde reads it as bytes.
+            vec![0xa2, 0xff, 0xfe],
+            // A map key that is not UTF-8, an int key, a bin key.
+            vec![0x81, 0xa1, 0xff, 0x01],
+            vec![0x81, 0x01, 0x01],
+            vec![0x81, 0xc4, 0x01, b'k', 0x01],
+            // `$bytes` with valid and invalid base64.
+            [&[0x81, 0xa6][..], b"$bytes", &[0xa4], b"AAEC"].concat(),
+            [&[0x81, 0xa6][..], b"$bytes", &[0xa3], b"A!C"].concat(),
+            // u64 above i64::MAX, and at it.
+            vec![0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0],
+            vec![0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            // ext, fixext, the unused marker.
+            vec![0xc7, 0x01, 0x05, 0x00],
+            vec![0xd4, 0x05, 0x00],
+            vec![0xc1],
+            // Deep nesting on both sides of the fast reader's limit.
+            nested(FAST_DEPTH - 1),
+            nested(FAST_DEPTH),
+            nested(FAST_DEPTH + 5),
+            // Lengths past the end of the frame.
+            vec![0xdd, 0xff, 0xff, 0xff, 0xff],
+            vec![0xdb, 0x00, 0x01, 0x00, 0x00, b'x'],
+            vec![0xc6, 0xff, 0xff, 0xff, 0xff],
+            // Every fixed-width number form.
+            vec![0xcc, 0xff],
+            vec![0xcd, 0xff, 0xff],
+            vec![0xce, 0xff, 0xff, 0xff, 0xff],
+            vec![0xd0, 0x80],
+            vec![0xd1, 0x80, 0x00],
+            vec![0xd2, 0x80, 0, 0, 0],
+            vec![0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0],
+            vec![0xca, 0x3f, 0xc0, 0, 0],
+            vec![0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
+            vec![0xe0],
+        ];
+        for raw in &cases {
+            agree(&with_data(raw));
+        }
+        // The plain shapes are read by the fast reader itself.
+        assert!(fast_room_msg(&with_data(&nested(FAST_DEPTH - 1))).is_some());
+        assert!(fast_room_msg(&with_data(&[0xa2, 0xff, 0xfe])).is_none());
+        assert!(fast_room_msg(&with_data(&[0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0])).is_none());
     }
 
     proptest! {
