@@ -231,8 +231,15 @@ fn assert_compact(ops: &[Op]) {
 /// Takes the ops, ships them through both encodings and applies each copy
 /// to its mirror.
 fn sync(doc: &mut Document, mirrors: &mut [Value; 2], seq: u64) {
+    // The borrowed view gives the same ops, in the same order.
+    let mut twin = doc.clone();
+    let mut viewed = Vec::new();
+    let count = twin.take_ops_with(|op| viewed.push(op.to_op()));
+    assert!(!twin.has_changes());
     let ops = doc.take_ops();
     assert!(!doc.has_changes());
+    assert_eq!(viewed, ops, "take_ops_with differs from take_ops");
+    assert_eq!(count, ops.len());
     assert_compact(&ops);
     for (mirror, format) in mirrors.iter_mut().zip([Format::MsgPack, Format::Json]) {
         let bytes = encode(&PatchRef::new("r1", seq, &ops), format).expect("encode patch");

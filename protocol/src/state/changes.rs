@@ -19,6 +19,7 @@
 //! Invariant (property-tested): applying the emitted ops to a mirror equal to
 //! the document at the segment's start yields the document's current state.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use super::{Op, Path, Seg, Value};
@@ -96,8 +97,11 @@ impl Changes {
         if in_tail(*appended_from, last) {
             return;
         }
-        match children.get_mut(last) {
-            Some(node) => {
+        // One search either way: a first write per path per take is the
+        // common case, and its key has to be copied anyway.
+        match children.entry(last.clone()) {
+            Entry::Occupied(mut slot) => {
+                let node = slot.get_mut();
                 let existed = match node {
                     // The mirror's view is what it was before the first write here.
                     Node::Whole { existed } => *existed,
@@ -107,8 +111,8 @@ impl Changes {
                 // Replacing an `Inner` node drops the changes recorded below it.
                 *node = Node::Whole { existed };
             }
-            None => {
-                children.insert(last.clone(), Node::Whole { existed });
+            Entry::Vacant(slot) => {
+                slot.insert(Node::Whole { existed });
             }
         }
     }
@@ -167,8 +171,10 @@ impl Changes {
     /// current state) and starts a new segment.
     pub(crate) fn flush(&mut self, doc: &Value) {
         if let Some(node) = self.root.take() {
-            let mut path = Vec::new();
-            emit(&node, &mut path, Some(doc), &mut self.flushed);
+            let flushed = &mut self.flushed;
+            emit(&node, &mut Vec::new(), Some(doc), &mut |op| {
+                flushed.push(op.to_op());
+            });
         }
     }
 
@@ -176,6 +182,33 @@ impl Changes {
     pub(crate) fn take(&mut self, doc: &Value) -> Vec<Op> {
         self.flush(doc);
         std::mem::take(&mut self.flushed)
+    }
+
+    /// Everything recorded, handed to `f` one op at a time, in the order
+    /// [`take`](Changes::take) would return them, without copying a path or a
+    /// value; leaves the record empty. Returns the number of ops.
+    pub(crate) fn take_with(&mut self, doc: &Value, f: &mut dyn FnMut(OpRef<'_>)) -> usize {
+        let mut count = 0;
+        for op in self.flushed.drain(..) {
+            let path: Vec<&Seg> = op.path().iter().collect();
+            let value = match &op {
+                Op::Set(_, v) | Op::Push(_, v) => Some(v),
+                Op::Del(_) => None,
+            };
+            f(OpRef {
+                code: op.code(),
+                path: &path,
+                value,
+            });
+            count += 1;
+        }
+        if let Some(node) = self.root.take() {
+            emit(&node, &mut Vec::new(), Some(doc), &mut |op| {
+                count += 1;
+                f(op);
+            });
+        }
+        count
     }
 
     /// Walks to the `Inner` node at `path`, creating `Inner` nodes on the way.
@@ -194,10 +227,12 @@ impl Changes {
             if in_tail(*appended_from, seg) {
                 return None;
             }
-            if !children.contains_key(seg) {
-                children.insert(seg.clone(), Node::inner());
-            }
-            node = children.get_mut(seg)?;
+            // Two searches when present, two when absent (not three).
+            node = if children.contains_key(seg) {
+                children.get_mut(seg)?
+            } else {
+                children.entry(seg.clone()).or_insert_with(Node::inner)
+            };
         }
         match node {
             Node::Inner { .. } => Some(node),
@@ -211,11 +246,51 @@ fn in_tail(appended_from: Option<usize>, seg: &Seg) -> bool {
     matches!((appended_from, seg), (Some(from), Seg::Idx(i)) if *i as usize >= from)
 }
 
+/// One op, borrowed: its path's segments and its value (none for a delete).
+#[derive(Debug, Clone, Copy)]
+pub struct OpRef<'a> {
+    /// [`Op::code`]: 0 set, 1 delete, 2 push.
+    pub code: u8,
+    /// The path, segment by segment.
+    pub path: &'a [&'a Seg],
+    /// The value of a set or push.
+    pub value: Option<&'a Value>,
+}
+
+impl OpRef<'_> {
+    /// The owned op.
+    pub fn to_op(&self) -> Op {
+        let path: Path = self.path.iter().map(|s| (*s).clone()).collect();
+        match (self.code, self.value) {
+            (2, Some(v)) => Op::Push(path, v.clone()),
+            (_, Some(v)) => Op::Set(path, v.clone()),
+            (_, None) => Op::Del(path),
+        }
+    }
+}
+
 /// Emits the ops for `node` at `path`, whose current value is `current`.
-fn emit(node: &Node, path: &mut Path, current: Option<&Value>, out: &mut Vec<Op>) {
+fn set<'a>(path: &'a [&'a Seg], value: &'a Value) -> OpRef<'a> {
+    OpRef {
+        code: 0,
+        path,
+        value: Some(value),
+    }
+}
+
+fn emit<'n>(
+    node: &'n Node,
+    path: &mut Vec<&'n Seg>,
+    current: Option<&Value>,
+    out: &mut dyn FnMut(OpRef<'_>),
+) {
     match (node, current) {
-        (Node::Whole { .. }, Some(value)) => out.push(Op::Set(path.clone(), value.clone())),
-        (Node::Whole { existed: true }, None) => out.push(Op::Del(path.clone())),
+        (Node::Whole { .. }, Some(value)) => out(set(path, value)),
+        (Node::Whole { existed: true }, None) => out(OpRef {
+            code: 1,
+            path,
+            value: None,
+        }),
         (Node::Whole { existed: false }, None) => {}
         (
             Node::Inner {
@@ -230,7 +305,7 @@ fn emit(node: &Node, path: &mut Path, current: Option<&Value>, out: &mut Vec<Op>
                     Seg::Key(k) => map.get(k),
                     Seg::Idx(_) => None,
                 };
-                path.push(seg.clone());
+                path.push(seg);
                 emit(child, path, current, out);
                 path.pop();
             }
@@ -247,13 +322,17 @@ fn emit(node: &Node, path: &mut Path, current: Option<&Value>, out: &mut Vec<Op>
                     Seg::Idx(i) => list.get(*i as usize),
                     Seg::Key(_) => None,
                 };
-                path.push(seg.clone());
+                path.push(seg);
                 emit(child, path, current, out);
                 path.pop();
             }
             if let Some(from) = appended_from {
                 for item in list.get(*from..).unwrap_or_default() {
-                    out.push(Op::Push(path.clone(), item.clone()));
+                    out(OpRef {
+                        code: 2,
+                        path,
+                        value: Some(item),
+                    });
                 }
             }
         }
@@ -263,7 +342,7 @@ fn emit(node: &Node, path: &mut Path, current: Option<&Value>, out: &mut Vec<Op>
         (Node::Inner { .. }, current) => {
             debug_assert!(false, "inner change node on a non-container");
             if let Some(value) = current {
-                out.push(Op::Set(path.clone(), value.clone()));
+                out(set(path, value));
             }
         }
     }

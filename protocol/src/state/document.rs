@@ -8,7 +8,7 @@
 //! about rooms, seqs or encodings of messages.
 
 use super::apply::{self, mismatch, out_of_range, walk, walk_mut};
-use super::changes::{Changes, ListDelete};
+use super::changes::{Changes, ListDelete, OpRef};
 use super::measure::{check, check_key, container_header, count_nodes, encoded_len, str_len};
 use super::{ApplyError, DocError, Op, Seg, Value};
 
@@ -295,6 +295,13 @@ impl Document {
     /// equal to the document at the last take, they give the current document.
     pub fn take_ops(&mut self) -> Vec<Op> {
         self.changes.take(&self.root)
+    }
+
+    /// [`take_ops`](Document::take_ops) without the copies: each op is
+    /// handed to `f` as a view of the record and the document (a patch can be
+    /// encoded straight from it). Returns the number of ops.
+    pub fn take_ops_with(&mut self, mut f: impl FnMut(OpRef<'_>)) -> usize {
+        self.changes.take_with(&self.root, &mut f)
     }
 
     /// Encoded MessagePack size of the root (maintained per write, O(1)).

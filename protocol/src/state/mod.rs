@@ -15,8 +15,10 @@ mod path;
 mod value;
 
 pub use apply::{apply, apply_all};
+pub use changes::OpRef;
 pub use document::{DocLimits, Document};
 pub use error::{display_path, ApplyError, DocError};
 pub use op::{Op, Path, Seg};
 pub use path::IntoSeg;
 pub use value::Value;
+pub(crate) use value::BYTES_KEY;
