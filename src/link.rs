@@ -18,14 +18,14 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use plaza_protocol::{encode, Format, ServerMsg};
 use tokio::io::AsyncWrite;
-use tokio::sync::Notify;
 
 use crate::gateway::frame::{
     server_header, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT,
@@ -205,10 +205,39 @@ impl State {
     }
 }
 
+/// Wakes the connection's task when a sender handed it work. There is one
+/// waiter, so a flag and an [`AtomicWaker`] (re-registering the same waker is
+/// a compare, not a waiter-list insert and remove per poll as with `Notify`).
+#[derive(Default)]
+struct Signal {
+    set: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    fn notify_one(&self) {
+        self.set.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.set.swap(false, Ordering::AcqRel) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // A notify between the first check and the registration woke no one.
+        if self.set.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 /// See the module documentation.
 pub struct Link {
     state: Mutex<State>,
-    wake: Notify,
+    wake: Signal,
     format: AtomicU8,
     capacity: usize,
 }
@@ -234,7 +263,7 @@ impl Link {
                 frames: 0,
                 bytes: 0,
             }),
-            wake: Notify::new(),
+            wake: Signal::default(),
             format: AtomicU8::new(format),
             capacity,
         }
@@ -351,7 +380,7 @@ impl Link {
 
     /// Resolves when a sender handed the task work (a backlog or a close).
     pub async fn notified(&self) {
-        self.wake.notified().await;
+        std::future::poll_fn(|cx| self.wake.poll(cx)).await;
     }
 
     /// Writes the backlog; `Ready(Ok)` once it is all out.

@@ -12,7 +12,7 @@
 //! a flush of pending ops, so the next patch holds only later ops and a
 //! mirror built from snapshot + patches equals the document.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +103,7 @@ pub(crate) struct Seat {
 #[derive(Default)]
 pub(crate) struct Seats {
     list: Vec<Seat>,
-    by_session: HashMap<Arc<str>, usize>,
+    by_session: super::FastMap<Arc<str>, usize>,
 }
 
 impl Seats {

@@ -8,7 +8,6 @@
 //! tick does `world.tick += 1`, so every tick sends a patch. Owns only the
 //! game rules; seats, patches and timing are the actor's.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +37,7 @@ impl ArenaFactory {
 impl RoomFactory for ArenaFactory {
     fn build(&self) -> Box<dyn RoomLogic> {
         Box::new(Arena {
-            players: HashMap::new(),
+            players: super::FastMap::default(),
             tick: 0,
             award: self.award.clone(),
         })
@@ -53,7 +52,7 @@ struct Player {
 
 /// One arena room.
 pub struct Arena {
-    players: HashMap<Arc<str>, Player>,
+    players: super::FastMap<Arc<str>, Player>,
     tick: i64,
     award: Option<String>,
 }

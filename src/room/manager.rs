@@ -103,11 +103,11 @@ struct LobbySub {
 /// Everything behind the cheap [`RoomManager`] handle; actors hold it too.
 pub(crate) struct Registry {
     types: RwLock<HashMap<String, Arc<RoomType>>>,
-    rooms: DashMap<Arc<str>, RoomHandle>,
+    rooms: DashMap<Arc<str>, RoomHandle, foldhash::fast::RandomState>,
     /// Rooms per type in creation order (matchmaking fills them in order).
     matcher: Mutex<HashMap<Arc<str>, Vec<Arc<RoomShared>>>>,
     /// Session → rooms it has a seat (or a reserved seat) in.
-    sessions: DashMap<Arc<str>, Vec<Arc<str>>>,
+    sessions: DashMap<Arc<str>, Vec<Arc<str>>, foldhash::fast::RandomState>,
     /// Lock order: `lobby` before `matcher`, never the other way.
     lobby: Mutex<Vec<LobbySub>>,
     pub(crate) events: EventSink,
@@ -137,9 +137,9 @@ impl RoomManager {
     pub fn new(config: &RoomsConfig, events: EventSink) -> RoomManager {
         let inner = Arc::new(Registry {
             types: RwLock::new(HashMap::new()),
-            rooms: DashMap::new(),
+            rooms: DashMap::default(),
             matcher: Mutex::new(HashMap::new()),
-            sessions: DashMap::new(),
+            sessions: DashMap::default(),
             lobby: Mutex::new(Vec::new()),
             events,
             tracker: TaskTracker::new(),

@@ -17,6 +17,9 @@
 
 use std::sync::Arc;
 
+/// Maps on the per-message path, keyed by ids the server made.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 mod actor;
 pub mod arena;
 pub mod config;
