@@ -574,6 +574,49 @@ async fn unmasked_client_frames_are_refused() {
     healthy(&server).await;
 }
 
+/// Bytes a client sends right behind the upgrade request, in the same
+/// write, are read as frames (the server takes the socket back from hyper
+/// together with what hyper had already read).
+#[tokio::test]
+async fn a_frame_sent_with_the_upgrade_request_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let addr = server
+        .ws_url()
+        .trim_start_matches("ws://")
+        .replace("/v1/ws", "");
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
+    let mut bytes = format!(
+        "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    // A masked ping carrying "early".
+    let mask = [0x11u8, 0x22, 0x33, 0x44];
+    bytes.extend_from_slice(&[0x89, 0x80 | 5]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend(b"early".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&bytes).await.expect("request and frame");
+    let pong = [&[0x8a, 5][..], b"early"].concat();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.windows(pong.len()).any(|w| w == pong.as_slice()) {
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut buf))
+            .await
+            .expect("no pong for the early ping within 5 s")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed before the pong: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 101"));
+    healthy(&server).await;
+}
+
 #[tokio::test]
 async fn a_plain_get_is_not_an_upgrade() {
     let server = TestServer::start().await;

@@ -22,12 +22,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use plaza_protocol::codec::decode_client;
 use plaza_protocol::{ClientMsg, Format, ServerMsg};
 use serde::Deserialize;
-use tokio::io::{AsyncRead, ReadBuf, ReadHalf};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, field, info, info_span, Instrument};
@@ -39,7 +39,7 @@ use super::session::Attached;
 use super::AppState;
 use crate::auth::{AuthMethod, Identity, SignedRequest};
 use crate::events::now_ms;
-use crate::link::{Link, FORMAT_JSON, FORMAT_MSGPACK};
+use crate::link::{Link, WriteIo, FORMAT_JSON, FORMAT_MSGPACK};
 use crate::outbox::{Outbox, OUTBOX_CAPACITY};
 use crate::room::ClientRef;
 
@@ -54,7 +54,10 @@ const READ_CHUNK: usize = 4096;
 /// Bytes and frames in are added to the shared counters in batches.
 const METRICS_BATCH: u64 = 64;
 
-type Io = TokioIo<Upgraded>;
+/// The byte stream `axum::serve` hands hyper on the plain listener: an
+/// upgraded connection is taken back to it, so frames go to the socket
+/// without hyper's buffering layers or a lock around the split halves.
+type PlainIo = TokioIo<tokio::net::TcpStream>;
 
 /// Query options of the upgrade.
 #[derive(Debug, Default, Deserialize)]
@@ -91,11 +94,33 @@ pub async fn upgrade(
     };
     let tracker = app.tracker.clone();
     tokio::spawn(tracker.track_future(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                connection(app, TokioIo::new(upgraded), ip, signed_headers, initial).await
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => return debug!(error = %e, "upgrade failed"),
+        };
+        match hyper_util::server::conn::auto::upgrade::downcast::<PlainIo>(upgraded) {
+            Ok(parts) => {
+                // Owned halves: reads and writes share the socket, not a lock.
+                let (rd, wr) = parts.io.into_inner().into_split();
+                let start = Start {
+                    ip,
+                    upgrade_headers: signed_headers,
+                    initial_format: initial,
+                    early: parts.read_buf,
+                };
+                connection(app, rd, Box::pin(wr), start).await
             }
-            Err(e) => debug!(error = %e, "upgrade failed"),
+            // TLS (or any other stream): hyper's upgraded stream, split.
+            Err(upgraded) => {
+                let (rd, wr) = tokio::io::split(TokioIo::new(upgraded));
+                let start = Start {
+                    ip,
+                    upgrade_headers: signed_headers,
+                    initial_format: initial,
+                    early: bytes::Bytes::new(),
+                };
+                connection(app, rd, Box::pin(wr), start).await
+            }
         }
     }));
     let mut response = Response::new(Body::empty());
@@ -165,20 +190,37 @@ pub fn identity_headers(headers: &HeaderMap) -> Option<Vec<(String, Vec<u8>)>> {
     }
 }
 
-/// Not an `async fn`: its arguments move straight into the instrumented
-/// block instead of also being kept in an outer future (the task's size is
-/// per-connection memory).
-fn connection(
-    app: AppState,
-    io: Io,
+/// What a connection starts from, besides its two halves.
+struct Start {
     ip: IpAddr,
     upgrade_headers: Option<Vec<(String, Vec<u8>)>>,
     initial_format: u8,
-) -> impl std::future::Future<Output = ()> + Send {
+    /// Bytes read past the upgrade request (a client may send its first
+    /// frame without waiting for the 101).
+    early: bytes::Bytes,
+}
+
+/// Not an `async fn`: its arguments move straight into the instrumented
+/// block instead of also being kept in an outer future (the task's size is
+/// per-connection memory).
+fn connection<R>(
+    app: AppState,
+    rd: R,
+    wr: WriteIo,
+    start: Start,
+) -> impl std::future::Future<Output = ()> + Send
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let Start {
+        ip,
+        upgrade_headers,
+        initial_format,
+        early,
+    } = start;
     let span = info_span!("conn", %ip, session = field::Empty, address = field::Empty);
     async move {
-        let (rd, wr) = tokio::io::split(io);
-        let link = Arc::new(Link::new(Box::pin(wr), initial_format, OUTBOX_CAPACITY));
+        let link = Arc::new(Link::new(wr, initial_format, OUTBOX_CAPACITY));
         let mut conn = Conn {
             app: app.clone(),
             rd,
@@ -192,6 +234,9 @@ fn connection(
             in_frames: 0,
             in_bytes: 0,
         };
+        if !early.is_empty() {
+            conn.parse(&mut early.to_vec());
+        }
         let permit = match app.admission.admit(ip) {
             Ok(p) => p,
             Err(which) => {
@@ -227,9 +272,9 @@ fn connection(
     .instrument(span)
 }
 
-struct Conn {
+struct Conn<R> {
     app: AppState,
-    rd: ReadHalf<Io>,
+    rd: R,
     frames: FrameReader,
     /// Decoded frames of the last read not yet handed out.
     inbox: VecDeque<Incoming>,
@@ -252,7 +297,7 @@ enum Incoming {
     Refused(Box<WsRefusal>),
 }
 
-impl Conn {
+impl<R: AsyncRead + Unpin + Send> Conn<R> {
     fn close_with(&mut self, refusal: &WsRefusal) {
         metrics::counter!("plaza_refusals_total", "reason" => refusal.code).increment(1);
         debug!(code = refusal.code, message = %refusal.message, "refused");
@@ -707,7 +752,7 @@ fn frame_refusal(e: &FrameError) -> WsRefusal {
     }
 }
 
-impl Conn {
+impl<R: AsyncRead + Unpin + Send> Conn<R> {
     /// The authenticated loop. Returns true when it ended for shutdown.
     async fn serve(&mut self, client: &ClientRef) -> bool {
         let limits = &self.app.config.limits;
@@ -721,15 +766,22 @@ impl Conn {
         // One timer for both the idle check and the keep-alive ping.
         let mut idle_check = tokio::time::interval((idle / 4).min(ping_every));
         idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_seen = Instant::now();
+        // A frame only sets `seen`; the clock is read per timer tick, not per
+        // frame. Silence is measured from the first tick that found none.
+        let mut seen = true;
+        let mut silent_since = Instant::now();
         let mut last_ping = Instant::now();
         // `takeover` is a child of the server's shutdown token: one branch
         // (one future in every connection's task) serves both.
         let takeover = self.takeover.clone();
+        // Made once: a fresh `cancelled()` per message would join and leave
+        // the token's waiter list every time.
+        let cancelled = takeover.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let incoming = tokio::select! {
                 biased;
-                _ = takeover.cancelled() => {
+                () = &mut cancelled => {
                     if self.app.shutdown.is_cancelled() {
                         let msg = ServerMsg::Shutdown {
                             reason: "server shutting down".into(),
@@ -750,11 +802,14 @@ impl Conn {
                 }
                 incoming = self.next_frame() => incoming,
                 _ = idle_check.tick() => {
-                    if last_ping.elapsed() >= ping_every {
+                    let now = Instant::now();
+                    if now.duration_since(last_ping) >= ping_every {
                         self.link.ping();
-                        last_ping = Instant::now();
+                        last_ping = now;
                     }
-                    if last_seen.elapsed() > idle {
+                    if std::mem::take(&mut seen) {
+                        silent_since = now;
+                    } else if now.duration_since(silent_since) > idle {
                         let refusal = WsRefusal::closing(
                             "idle_timeout",
                             format!("nothing received for {} ms", idle.as_millis()),
@@ -767,7 +822,7 @@ impl Conn {
                     continue;
                 }
             };
-            last_seen = Instant::now();
+            seen = true;
             let msg = match incoming {
                 Incoming::Msg(msg) => msg,
                 Incoming::Control => continue,
