@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod mpack;
 pub mod msg;
 pub mod state;
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use plaza_protocol::state::{apply_all, DocLimits, Document, Op, Path, Seg, Value};
-use plaza_protocol::{decode, encode, Format, PatchRef, ServerMsg};
+use plaza_protocol::{decode, encode, mpack, Format, PatchRef, ServerMsg};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = String> {
@@ -232,14 +232,25 @@ fn assert_compact(ops: &[Op]) {
 /// to its mirror.
 fn sync(doc: &mut Document, mirrors: &mut [Value; 2], seq: u64) {
     // The borrowed view gives the same ops, in the same order.
+    // The borrowed view gives the same ops, in the same order, and the
+    // patch written from it is the serde encoding's bytes.
     let mut twin = doc.clone();
     let mut viewed = Vec::new();
-    let count = twin.take_ops_with(|op| viewed.push(op.to_op()));
+    let mut written = Vec::new();
+    let count = twin.take_ops_with(|op| {
+        viewed.push(op.to_op());
+        mpack::write_op_ref(&mut written, op);
+    });
     assert!(!twin.has_changes());
     let ops = doc.take_ops();
     assert!(!doc.has_changes());
     assert_eq!(viewed, ops, "take_ops_with differs from take_ops");
     assert_eq!(count, ops.len());
+    assert_eq!(
+        mpack::encode_patch_parts("r1", seq, count, &written),
+        encode(&PatchRef::new("r1", seq, &ops), Format::MsgPack).expect("encode patch"),
+        "hand-written patch differs from serde's"
+    );
     assert_compact(&ops);
     for (mirror, format) in mirrors.iter_mut().zip([Format::MsgPack, Format::Json]) {
         let bytes = encode(&PatchRef::new("r1", seq, &ops), format).expect("encode patch");
