@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use plaza_protocol::{encode, Format, ServerMsg};
+use plaza_protocol::{encode, mpack, EncodeError, Format, ServerMsg};
 use tokio::io::AsyncWrite;
 
 use crate::gateway::frame::{
@@ -234,6 +234,18 @@ impl Signal {
     }
 }
 
+/// One client's message: the hot ones (a room's `msg`, `pong`) by the
+/// hand-written MessagePack writer, the rest by serde. Same bytes either way.
+fn encode_one(msg: &ServerMsg, format: Format) -> Result<Vec<u8>, EncodeError> {
+    match (format, msg) {
+        (Format::MsgPack, ServerMsg::Msg { room, kind, data }) => {
+            Ok(mpack::encode_room_msg(room, kind, data))
+        }
+        (Format::MsgPack, ServerMsg::Pong { d }) => Ok(mpack::encode_pong(*d)),
+        _ => encode(msg, format),
+    }
+}
+
 /// See the module documentation.
 pub struct Link {
     state: Mutex<State>,
@@ -292,7 +304,7 @@ impl Link {
         let (format, opcode) = self.wire();
         let body = match item {
             Outgoing::Msg(msg) => {
-                Bytes::from(encode(&*msg, format).map_err(|_| SendError::Closed)?)
+                Bytes::from(encode_one(&msg, format).map_err(|_| SendError::Closed)?)
             }
             Outgoing::Shared(enc) => enc.bytes(format),
             Outgoing::Close { code, reason } => {

@@ -10,7 +10,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use plaza_protocol::{encode, Format, ServerMsg};
+use plaza_protocol::{decode, encode, Format, ServerMsg};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -49,6 +49,27 @@ impl Encoded {
         let msgpack = Bytes::from(bytes);
         let source: Box<dyn Fn() -> Vec<u8> + Send + Sync> =
             Box::new(move || encode(&msg, Format::Json).unwrap_or_default());
+        Arc::new(Self {
+            msgpack,
+            json: OnceLock::new(),
+            source: Some(source),
+        })
+    }
+
+    /// Wraps a server message already encoded to MessagePack (a patch written
+    /// by `plaza_protocol::mpack`). JSON, if a text-frame client asks, is
+    /// rendered from those bytes: decoding gives back the same message (a
+    /// document holds no non-finite floats and no `$` keys), so the text is
+    /// what encoding the message itself would give.
+    pub fn from_msgpack(bytes: Vec<u8>) -> Arc<Self> {
+        let msgpack = Bytes::from(bytes);
+        let kept = msgpack.clone();
+        let source: Box<dyn Fn() -> Vec<u8> + Send + Sync> = Box::new(move || {
+            decode::<ServerMsg>(&kept, Format::MsgPack)
+                .ok()
+                .and_then(|msg| encode(&msg, Format::Json).ok())
+                .unwrap_or_default()
+        });
         Arc::new(Self {
             msgpack,
             json: OnceLock::new(),
@@ -175,5 +196,55 @@ impl Outbox {
             (Inner::Link(a), Inner::Link(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use plaza_protocol::mpack;
+    use plaza_protocol::state::{Op, Seg, Value};
+
+    use super::*;
+
+    /// A patch written by the hand-written encoder renders to JSON exactly
+    /// as encoding the message itself does (floats narrowed to f32 on the
+    /// MessagePack side come back unchanged, bytes keep their `$bytes` form).
+    #[test]
+    fn a_msgpack_patch_renders_the_same_json_as_the_message() {
+        let ops = vec![
+            Op::Set(
+                vec![Seg::Key("players".into()), Seg::Key("p1".into())],
+                Value::List(vec![
+                    Value::Float(f64::from(0.1f32)),
+                    Value::Float(0.1),
+                    Value::Int(7),
+                ]),
+            ),
+            Op::Set(
+                vec![Seg::Key("blob".into())],
+                Value::Map(BTreeMap::from([
+                    ("raw".to_owned(), Value::Bytes(vec![0, 255, 3])),
+                    ("s".to_owned(), Value::Str("é\"\\".into())),
+                ])),
+            ),
+            Op::Del(vec![Seg::Key("log".into()), Seg::Idx(3)]),
+            Op::Push(vec![Seg::Key("log".into())], Value::Null),
+        ];
+        let msg = ServerMsg::Patch {
+            room: "r1".into(),
+            seq: 9,
+            ops: ops.clone(),
+        };
+        let encoded = Encoded::from_msgpack(mpack::encode_patch("r1", 9, &ops));
+        assert_eq!(
+            encoded.bytes(Format::MsgPack),
+            encode(&msg, Format::MsgPack).expect("msgpack")
+        );
+        assert_eq!(
+            encoded.bytes(Format::Json),
+            encode(&msg, Format::Json).expect("json")
+        );
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use plaza_protocol::state::{DocLimits, Document, Value};
-use plaza_protocol::{decode, Format, RequestId, ServerMsg};
+use plaza_protocol::{decode, mpack, Format, RequestId, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -173,6 +173,8 @@ pub(crate) struct Actor {
     core: Core,
     rx: mpsc::Receiver<Cmd>,
     seq: u64,
+    /// Bytes of the last patch's ops: the next one's first allocation.
+    patch_hint: usize,
     /// Recent patches for `resume`, as MessagePack bytes only: an `Encoded`
     /// keeps its source message alive (for lazy JSON), which would cost the
     /// ops' full tree per kept patch instead of ~150 bytes.
@@ -214,6 +216,7 @@ impl Actor {
             },
             rx,
             seq: 0,
+            patch_hint: 64,
             // Sized once: growth by doubling would leave up to half unused.
             ring: VecDeque::with_capacity(ring_cap),
             ever_joined: false,
@@ -541,16 +544,19 @@ impl Actor {
         if !self.doc.has_changes() {
             return;
         }
-        let ops = self.doc.take_ops();
-        if ops.is_empty() {
+        // The ops are written to MessagePack as they are read from the
+        // document's change record: no op, path or value is copied.
+        let mut ops = Vec::with_capacity(self.patch_hint);
+        let count = self
+            .doc
+            .take_ops_with(|op| mpack::write_op_ref(&mut ops, op));
+        if count == 0 {
             return;
         }
+        self.patch_hint = ops.len();
         self.seq += 1;
-        let encoded = Encoded::new(ServerMsg::Patch {
-            room: self.room().to_owned(),
-            seq: self.seq,
-            ops,
-        });
+        let patch = mpack::encode_patch_parts(self.room(), self.seq, count, &ops);
+        let encoded = Encoded::from_msgpack(patch);
         let now = Instant::now();
         let hold = Duration::from_millis(self.rtype.options.seat_hold_ms);
         for seat in &mut self.seats.list {
