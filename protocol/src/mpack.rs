@@ -99,7 +99,10 @@ pub fn write_op_ref(out: &mut Vec<u8>, op: OpRef<'_>) {
 /// `ops` by [`write_op_ref`] or [`write_op`]: the same bytes as
 /// [`encode_patch`] on those ops.
 pub fn encode_patch_parts(room: &str, seq: u64, count: usize, ops: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(25 + room.len() + ops.len());
+    // The header's largest form: 14 bytes of keys and tag, a str32 room
+    // header, `seq` as a uint64, an array32 header. The bytes are kept in
+    // the resume ring, so they must fit at once (a doubling would be kept).
+    let mut out = Vec::with_capacity(41 + room.len() + ops.len());
     out.extend_from_slice(b"\x84\xa1t\xa5patch\xa4room");
     write_str(&mut out, room);
     out.extend_from_slice(b"\xa3seq");
@@ -631,6 +634,31 @@ mod tests {
             encode(&msg, Format::MsgPack).expect("encode msg"),
             "long msg"
         );
+    }
+
+    /// The patch buffer is sized once for the largest header: a realloc
+    /// would double it, and the ring keeps the spare capacity.
+    #[test]
+    fn patch_parts_fit_their_first_allocation() {
+        let op = Op::Set(vec![Seg::Key("k".into())], Value::Int(1));
+        let mut one = Vec::new();
+        write_op(&mut one, &op);
+        for room in [
+            "",
+            "r",
+            &"x".repeat(40),
+            &"y".repeat(300),
+            &"z".repeat(70_000),
+        ] {
+            for seq in [0, 127, 128, 65_536, u64::MAX] {
+                for count in [0usize, 1, 15, 16, 65_536] {
+                    let ops = one.repeat(count);
+                    let patch = encode_patch_parts(room, seq, count, &ops);
+                    assert!(patch.len() <= 41 + room.len() + ops.len());
+                    assert_eq!(patch.capacity(), 41 + room.len() + ops.len());
+                }
+            }
+        }
     }
 
     #[test]

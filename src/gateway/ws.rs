@@ -102,11 +102,15 @@ pub async fn upgrade(
             Ok(parts) => {
                 // Owned halves: reads and writes share the socket, not a lock.
                 let (rd, wr) = parts.io.into_inner().into_split();
+                // Copied out: an (even empty) slice of hyper's read buffer
+                // would keep that whole buffer alive for the connection's life.
+                let early = parts.read_buf.to_vec();
+                drop(parts.read_buf);
                 let start = Start {
                     ip,
                     upgrade_headers: signed_headers,
                     initial_format: initial,
-                    early: parts.read_buf,
+                    early,
                 };
                 connection(app, rd, Box::pin(wr), start).await
             }
@@ -117,7 +121,7 @@ pub async fn upgrade(
                     ip,
                     upgrade_headers: signed_headers,
                     initial_format: initial,
-                    early: bytes::Bytes::new(),
+                    early: Vec::new(),
                 };
                 connection(app, rd, Box::pin(wr), start).await
             }
@@ -197,7 +201,7 @@ struct Start {
     initial_format: u8,
     /// Bytes read past the upgrade request (a client may send its first
     /// frame without waiting for the 101).
-    early: bytes::Bytes,
+    early: Vec<u8>,
 }
 
 /// Not an `async fn`: its arguments move straight into the instrumented
@@ -216,7 +220,7 @@ where
         ip,
         upgrade_headers,
         initial_format,
-        early,
+        mut early,
     } = start;
     let span = info_span!("conn", %ip, session = field::Empty, address = field::Empty);
     async move {
@@ -235,8 +239,9 @@ where
             in_bytes: 0,
         };
         if !early.is_empty() {
-            conn.parse(&mut early.to_vec());
+            conn.parse(&mut early);
         }
+        drop(early);
         let permit = match app.admission.admit(ip) {
             Ok(p) => p,
             Err(which) => {
