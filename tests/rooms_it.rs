@@ -1053,27 +1053,83 @@ async fn a_busy_room_answers_room_busy() {
     mgr.dispatch(&a.client, join_or_create("shared", 1, &[]))
         .await;
     let (room, ..) = a.joined().await;
-    // dispatch never awaits the actor: on this single-threaded runtime the
-    // room cannot drain its queue until we yield.
+    let set = |i: i64| {
+        msg(
+            &room,
+            "set",
+            map(&[("path", s("board/n")), ("value", Value::Int(i))]),
+        )
+    };
+    let busy = |a: &mut TestClient| {
+        a.drain()
+            .into_iter()
+            .filter(|m| {
+                matches!(m, ServerMsg::Error { code, retryable: true, .. } if code == "room_busy")
+            })
+            .count()
+    };
+    // A free room applies each message in place: no queue, never busy.
     for i in 0..40 {
-        mgr.dispatch(
-            &a.client,
-            msg(
-                &room,
-                "set",
-                map(&[("path", s("board/n")), ("value", Value::Int(i))]),
-            ),
-        )
-        .await;
+        mgr.dispatch(&a.client, set(i)).await;
     }
-    let busy = a
-        .drain()
-        .into_iter()
-        .filter(
-            |m| matches!(m, ServerMsg::Error { code, retryable: true, .. } if code == "room_busy"),
+    assert_eq!(busy(&mut a), 0);
+    // dispatch never awaits the actor: on this single-threaded runtime the
+    // room cannot drain its queue until we yield. Queued commands (resyncs)
+    // fill it; messages then wait behind them (order is the queue's), and
+    // those that do not fit are refused.
+    for _ in 0..16 {
+        mgr.dispatch(&a.client, ClientMsg::Resync { room: room.clone() })
+            .await;
+    }
+    for i in 0..24 {
+        mgr.dispatch(&a.client, set(100 + i)).await;
+    }
+    assert_eq!(busy(&mut a), 24);
+}
+
+/// A message sent right behind a queued command is applied after it, not
+/// in place ahead of it: the snapshot a `resync` answers with holds the
+/// value set before it and not the one set after.
+#[tokio::test]
+async fn a_message_behind_a_queued_command_keeps_its_order() {
+    let (mgr, _events) = manager_with(
+        vec![fast("shared", plaza::room::BuiltinKind::Shared)],
+        |_| {},
+    );
+    let mut a = TestClient::new("a", "0xa");
+    mgr.dispatch(&a.client, join_or_create("shared", 1, &[]))
+        .await;
+    let (room, ..) = a.joined().await;
+    let set = |i: i64| {
+        msg(
+            &room,
+            "set",
+            map(&[("path", s("board/n")), ("value", Value::Int(i))]),
         )
-        .count();
-    assert_eq!(busy, 40 - 16);
+    };
+    mgr.dispatch(&a.client, set(1)).await;
+    mgr.dispatch(&a.client, ClientMsg::Resync { room: room.clone() })
+        .await;
+    mgr.dispatch(&a.client, set(2)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let state = loop {
+        let found = a.drain().into_iter().find_map(|m| match m {
+            ServerMsg::Snapshot { state, .. } => Some(state),
+            _ => None,
+        });
+        if let Some(state) = found {
+            break state;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no snapshot");
+        sleep(Duration::from_millis(5)).await;
+    };
+    let n = state
+        .as_map()
+        .and_then(|m| m.get("board"))
+        .and_then(|b| b.as_map())
+        .and_then(|b| b.get("n"))
+        .cloned();
+    assert_eq!(n, Some(Value::Int(1)), "snapshot {state:?}");
 }
 
 // ---------------------------------------------------------------- lifecycle

@@ -1,5 +1,9 @@
-//! The room actor: one tokio task per room that owns the document, the seats
-//! and the room logic, fed by a bounded command queue and a tick interval.
+//! The room actor: the document, the seats and the room logic of one room,
+//! behind a mutex, with one tokio task per room that ticks it and applies a
+//! bounded command queue. A client's `msg`/`req` is applied in place by its
+//! connection's task when the room's lock is free and nothing is queued
+//! (no wake-up of the room's task per message); otherwise it is queued, so
+//! commands always apply in queue order. Nothing awaits under the lock.
 //!
 //! Each tick: due seat holds and timers, `logic.tick`, then `doc.take_ops()`
 //! → one `patch` encoded once and shared by every attached seat, kept in a
@@ -18,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use plaza_protocol::state::{DocLimits, Document, Value};
 use plaza_protocol::{decode, mpack, Format, RequestId, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
@@ -172,6 +177,8 @@ pub(crate) struct Actor {
     seats: Seats,
     core: Core,
     rx: mpsc::Receiver<Cmd>,
+    /// The room's task has ended: nothing more is applied in place.
+    disposed: bool,
     seq: u64,
     /// Bytes of the last patch's ops: the next one's first allocation.
     patch_hint: usize,
@@ -215,6 +222,7 @@ impl Actor {
                 lobby_dirty: false,
             },
             rx,
+            disposed: false,
             seq: 0,
             patch_hint: 64,
             // Sized once: growth by doubling would leave up to half unused.
@@ -230,25 +238,33 @@ impl Actor {
         &self.core.shared.id
     }
 
-    pub(crate) async fn run(mut self, create_options: Options) {
-        let created = {
-            let mut ctx = ctx!(self);
-            self.logic.create(&mut ctx, &create_options)
+    /// The room's task. The actor lives in `cell`: this task ticks it and
+    /// applies queued commands; a connection may apply its own message in
+    /// place ([`Actor::try_inline`]) when the room is free and nothing waits
+    /// in the queue. Every command is applied under the lock, in queue order.
+    pub(crate) async fn run(cell: Arc<Mutex<Actor>>, create_options: Options) {
+        let period = {
+            let mut guard = cell.lock();
+            let this = &mut *guard;
+            let created = {
+                let mut ctx = ctx!(this);
+                this.logic.create(&mut ctx, &create_options)
+            };
+            if let Err(e) = created {
+                tracing::info!(room = %this.room(), error = %e, "room create hook refused");
+                this.registry.unregister(&this.core.shared, true);
+                this.disposed = true;
+                this.drain(&e);
+                return;
+            }
+            // Anything `create` wrote is the initial state, not a patch.
+            let _ = this.doc.take_ops();
+            Duration::from_secs_f64(1.0 / f64::from(this.rtype.options.patch_rate_hz.max(1)))
         };
-        if let Err(e) = created {
-            tracing::info!(room = %self.room(), error = %e, "room create hook refused");
-            self.registry.unregister(&self.core.shared, true);
-            self.drain(&e);
-            return;
-        }
-        // Anything `create` wrote is the initial state, not a patch.
-        let _ = self.doc.take_ops();
-
-        let period =
-            Duration::from_secs_f64(1.0 / f64::from(self.rtype.options.patch_rate_hz.max(1)));
         // Rooms created in a burst would all tick at the same instant; a
         // per-room phase (from the random id) spreads the work over the period.
-        let spread = self
+        let spread = cell
+            .lock()
             .room()
             .bytes()
             .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
@@ -256,27 +272,57 @@ impl Actor {
         let mut ticker = tokio::time::interval_at(Instant::now() + period + phase, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
-            tokio::select! {
+            let ended = tokio::select! {
                 // Ticks first: a flood of commands must not starve patches.
                 biased;
                 _ = ticker.tick() => {
-                    self.tick();
-                    if self.should_dispose() && self.registry.unregister(&self.core.shared, false) {
-                        self.dispose();
-                        break;
-                    }
+                    let mut this = cell.lock();
+                    this.tick();
+                    this.should_dispose() && this.registry.unregister(&this.core.shared, false)
                 }
-                cmd = self.rx.recv() => match cmd {
-                    None | Some(Cmd::Dispose) => {
-                        self.registry.unregister(&self.core.shared, true);
-                        self.dispose();
-                        break;
-                    }
-                    Some(cmd) => self.handle(cmd),
-                },
+                // Taken and applied under one lock: nothing applied in place
+                // can slip between a queued command and its application.
+                ended = std::future::poll_fn(|cx| cell.lock().poll_queue(cx)) => ended,
+            };
+            if ended {
+                let mut this = cell.lock();
+                this.dispose();
+                this.disposed = true;
+                break;
             }
         }
-        self.drain(&RoomError::Disposed);
+        cell.lock().drain(&RoomError::Disposed);
+    }
+
+    /// Applies the queued commands that are ready; `Ready(true)` when the
+    /// room must end (the queue closed, or a `Dispose`).
+    fn poll_queue(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<bool> {
+        use std::task::Poll;
+        // A bounded batch per wake-up, so one busy room cannot hold its lock
+        // (or the worker) for long.
+        for _ in 0..64 {
+            match self.rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None | Some(Cmd::Dispose)) => {
+                    self.registry.unregister(&self.core.shared, true);
+                    return Poll::Ready(true);
+                }
+                Poll::Ready(Some(cmd)) => self.handle(cmd),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Applies `cmd` now if the room can take it in place: not ended, and
+    /// nothing queued ahead of it (order is per queue). `Err(cmd)` otherwise:
+    /// the caller queues it.
+    pub(crate) fn try_inline(&mut self, cmd: Cmd) -> Result<(), Cmd> {
+        if self.disposed || !self.rx.is_empty() {
+            return Err(cmd);
+        }
+        self.handle(cmd);
+        Ok(())
     }
 
     /// After the room left the registry: answer what is still queued.

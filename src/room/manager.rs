@@ -88,6 +88,8 @@ impl RoomShared {
 
 struct RoomHandle {
     tx: mpsc::Sender<Cmd>,
+    /// The room's state, for applying a message in place.
+    actor: Arc<Mutex<actor::Actor>>,
     shared: Arc<RoomShared>,
 }
 
@@ -379,6 +381,26 @@ impl Registry {
 
     /// Sends a seated-client command; answers `error` when it cannot be queued.
     fn to_room(&self, client: &ClientRef, room: &str, rid: Option<RequestId>, cmd: Cmd) {
+        // Out of the map first: applying a command may unregister rooms,
+        // which must not meet this shard's read guard.
+        let Some(actor) = self.rooms.get(room).map(|h| Arc::clone(&h.actor)) else {
+            let err = RoomError::NotFound(room.to_owned());
+            let _ = client.outbox.send_msg(err.to_msg(rid, Some(room)));
+            return;
+        };
+        // Messages are applied in place when the room is free (no task
+        // wake-up per message); busy or backlogged, they queue in order.
+        let cmd = match cmd {
+            cmd @ (Cmd::Msg { .. } | Cmd::Req { .. }) => match actor.try_lock() {
+                Some(mut a) => match a.try_inline(cmd) {
+                    Ok(()) => return,
+                    Err(cmd) => cmd,
+                },
+                None => cmd,
+            },
+            cmd => cmd,
+        };
+        drop(actor);
         let err = match self.rooms.get(room) {
             None => RoomError::NotFound(room.to_owned()),
             Some(h) => match h.tx.try_send(cmd) {
@@ -467,17 +489,19 @@ impl Registry {
         });
         let (tx, rx) = mpsc::channel(self.queue_capacity);
         let logic = rtype.factory.build();
-        let task = actor::Actor::new(
+        let cell = Arc::new(Mutex::new(actor::Actor::new(
             Arc::clone(me),
             Arc::clone(rtype),
             Arc::clone(&shared),
             logic,
             rx,
-        );
-        self.tracker.spawn(task.run(create_options));
+        )));
+        self.tracker
+            .spawn(actor::Actor::run(Arc::clone(&cell), create_options));
         self.rooms.insert(
             Arc::clone(&id),
             RoomHandle {
+                actor: cell,
                 tx: tx.clone(),
                 shared: Arc::clone(&shared),
             },
