@@ -14,6 +14,7 @@ pub mod frame;
 pub mod http;
 pub mod limits;
 pub mod session;
+pub mod socket;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};

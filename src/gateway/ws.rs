@@ -112,7 +112,7 @@ pub async fn upgrade(
                     initial_format: initial,
                     early,
                 };
-                connection(app, rd, Box::pin(wr), start).await
+                connection(app, rd, Box::pin(super::socket::TcpWriter::new(wr)), start).await
             }
             // TLS (or any other stream): hyper's upgraded stream, split.
             Err(upgraded) => {
