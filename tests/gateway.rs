@@ -528,20 +528,27 @@ async fn fragmented_messages_are_joined() {
     assert_eq!(c.recv().await, ServerMsg::Pong { d: 7.0 });
 }
 
+/// A raw TCP connection to the server and an RFC 6455 upgrade request for
+/// it (with the RFC's example key), not yet sent.
+async fn raw_upgrade(server: &TestServer) -> (tokio::net::TcpStream, String) {
+    let addr = server
+        .ws_url()
+        .trim_start_matches("ws://")
+        .replace("/v1/ws", "");
+    let tcp = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
+    let request = format!(
+        "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    (tcp, request)
+}
+
 /// A client frame without a mask (RFC 6455 §5.1) over a raw socket.
 #[tokio::test]
 async fn unmasked_client_frames_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::start().await;
-    let addr = server
-        .ws_url()
-        .trim_start_matches("ws://")
-        .replace("/v1/ws", "");
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
-    let request = format!(
-        "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
+    let (mut tcp, request) = raw_upgrade(&server).await;
     tcp.write_all(request.as_bytes()).await.expect("request");
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
@@ -581,16 +588,8 @@ async fn unmasked_client_frames_are_refused() {
 async fn a_frame_sent_with_the_upgrade_request_is_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::start().await;
-    let addr = server
-        .ws_url()
-        .trim_start_matches("ws://")
-        .replace("/v1/ws", "");
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
-    let mut bytes = format!(
-        "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    )
-    .into_bytes();
+    let (mut tcp, request) = raw_upgrade(&server).await;
+    let mut bytes = request.into_bytes();
     // A masked ping carrying "early".
     let mask = [0x11u8, 0x22, 0x33, 0x44];
     bytes.extend_from_slice(&[0x89, 0x80 | 5]);

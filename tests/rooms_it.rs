@@ -1043,6 +1043,15 @@ async fn a_client_that_stops_reading_does_not_stall_the_room() {
     assert!(mirror.seq > before, "and the room is still ticking");
 }
 
+/// `msg set {path: "board/n", value: i}` for the shared room type.
+fn set_n(room: &str, i: i64) -> ClientMsg {
+    msg(
+        room,
+        "set",
+        map(&[("path", s("board/n")), ("value", Value::Int(i))]),
+    )
+}
+
 #[tokio::test]
 async fn a_busy_room_answers_room_busy() {
     let (mgr, _events) = manager_with(
@@ -1053,13 +1062,7 @@ async fn a_busy_room_answers_room_busy() {
     mgr.dispatch(&a.client, join_or_create("shared", 1, &[]))
         .await;
     let (room, ..) = a.joined().await;
-    let set = |i: i64| {
-        msg(
-            &room,
-            "set",
-            map(&[("path", s("board/n")), ("value", Value::Int(i))]),
-        )
-    };
+    let set = |i: i64| set_n(&room, i);
     let busy = |a: &mut TestClient| {
         a.drain()
             .into_iter()
@@ -1100,13 +1103,7 @@ async fn a_message_behind_a_queued_command_keeps_its_order() {
     mgr.dispatch(&a.client, join_or_create("shared", 1, &[]))
         .await;
     let (room, ..) = a.joined().await;
-    let set = |i: i64| {
-        msg(
-            &room,
-            "set",
-            map(&[("path", s("board/n")), ("value", Value::Int(i))]),
-        )
-    };
+    let set = |i: i64| set_n(&room, i);
     mgr.dispatch(&a.client, set(1)).await;
     mgr.dispatch(&a.client, ClientMsg::Resync { room: room.clone() })
         .await;

@@ -103,14 +103,20 @@ pub fn encode_patch_parts(room: &str, seq: u64, count: usize, ops: &[u8]) -> Vec
     // header, `seq` as a uint64, an array32 header. The bytes are kept in
     // the resume ring, so they must fit at once (a doubling would be kept).
     let mut out = Vec::with_capacity(41 + room.len() + ops.len());
-    out.extend_from_slice(b"\x84\xa1t\xa5patch\xa4room");
-    write_str(&mut out, room);
-    out.extend_from_slice(b"\xa3seq");
-    write_uint(&mut out, seq);
-    out.extend_from_slice(b"\xa3ops");
-    write_array_len(&mut out, count);
+    write_patch_head(&mut out, room, seq, count);
     out.extend_from_slice(ops);
     out
+}
+
+/// A patch up to its ops: the map header, `t`, `room`, `seq` and the ops'
+/// array header for `count` ops.
+fn write_patch_head(out: &mut Vec<u8>, room: &str, seq: u64, count: usize) {
+    out.extend_from_slice(b"\x84\xa1t\xa5patch\xa4room");
+    write_str(out, room);
+    out.extend_from_slice(b"\xa3seq");
+    write_uint(out, seq);
+    out.extend_from_slice(b"\xa3ops");
+    write_array_len(out, count);
 }
 
 #[inline(always)]
@@ -152,12 +158,7 @@ pub fn encode_patch(room: &str, seq: u64, ops: &[Op]) -> Vec<u8> {
     // patch are kept in the resume ring, so this aims at the size, not far
     // above it.
     let mut out = Vec::with_capacity(25 + room.len() + ops.len() * 40);
-    out.extend_from_slice(b"\x84\xa1t\xa5patch\xa4room");
-    write_str(&mut out, room);
-    out.extend_from_slice(b"\xa3seq");
-    write_uint(&mut out, seq);
-    out.extend_from_slice(b"\xa3ops");
-    write_array_len(&mut out, ops.len());
+    write_patch_head(&mut out, room, seq, ops.len());
     for op in ops {
         write_op(&mut out, op);
     }
@@ -301,32 +302,29 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// str 8, str 16, str 32 headers, for `len >= 32` (`len` cast to `u32` as
 /// rmp-serde does).
 fn write_str_len(out: &mut Vec<u8>, len: usize) {
-    let len = len as u32;
-    if len < 0x100 {
-        out.extend_from_slice(&[0xd9, len as u8]);
-    } else if len <= u32::from(u16::MAX) {
-        let b = (len as u16).to_be_bytes();
-        out.extend_from_slice(&[0xda, b[0], b[1]]);
-    } else {
-        let b = len.to_be_bytes();
-        out.extend_from_slice(&[0xdb, b[0], b[1], b[2], b[3]]);
-    }
+    write_len_8_16_32(out, len, [0xd9, 0xda, 0xdb]);
 }
 
 /// bin 8, bin 16, bin 32, then the bytes.
 #[inline]
 fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
-    let len = b.len() as u32;
-    if len < 0x100 {
-        out.extend_from_slice(&[0xc4, len as u8]);
-    } else if len <= u32::from(u16::MAX) {
-        let l = (len as u16).to_be_bytes();
-        out.extend_from_slice(&[0xc5, l[0], l[1]]);
-    } else {
-        let l = len.to_be_bytes();
-        out.extend_from_slice(&[0xc6, l[0], l[1], l[2], l[3]]);
-    }
+    write_len_8_16_32(out, b.len(), [0xc4, 0xc5, 0xc6]);
     out.extend_from_slice(b);
+}
+
+/// A length after the marker of its width (`markers`: 8-, 16-, 32-bit),
+/// the smallest that holds it (`len` cast to `u32` as rmp-serde does).
+fn write_len_8_16_32(out: &mut Vec<u8>, len: usize, markers: [u8; 3]) {
+    let len = len as u32;
+    if len < 0x100 {
+        out.extend_from_slice(&[markers[0], len as u8]);
+    } else if len <= u32::from(u16::MAX) {
+        let b = (len as u16).to_be_bytes();
+        out.extend_from_slice(&[markers[1], b[0], b[1]]);
+    } else {
+        let b = len.to_be_bytes();
+        out.extend_from_slice(&[markers[2], b[0], b[1], b[2], b[3]]);
+    }
 }
 
 #[cfg(test)]

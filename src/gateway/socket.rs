@@ -77,16 +77,22 @@ mod tests {
 
     use super::*;
 
-    /// Vectored writes arrive whole and in order, also past the point where
-    /// the socket's buffer is full (the reader drains it concurrently).
-    #[tokio::test]
-    async fn vectored_writes_arrive_in_order() {
+    /// A connected loopback pair: (client, server side).
+    async fn pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
+        (client, server)
+    }
+
+    /// Vectored writes arrive whole and in order, also past the point where
+    /// the socket's buffer is full (the reader drains it concurrently).
+    #[tokio::test]
+    async fn vectored_writes_arrive_in_order() {
+        let (client, server) = pair().await;
         let (_rd, wr) = server.into_split();
         let mut writer = TcpWriter::new(wr);
         let chunk: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
@@ -119,12 +125,7 @@ mod tests {
     /// A write to a socket whose peer is gone is an error, not a signal.
     #[tokio::test]
     async fn a_write_to_a_closed_peer_is_an_error() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
+        let (client, server) = pair().await;
         drop(client);
         let (_rd, wr) = server.into_split();
         let mut writer = TcpWriter::new(wr);
