@@ -2,8 +2,8 @@
 //! sends to it.
 //!
 //! A room broadcasting a patch writes the frame straight into each member's
-//! socket (one `writev` of header and shared payload, no copy, no task
-//! wake-up). Only when a socket cannot take a frame whole does the frame wait
+//! socket (one vectored write of header and shared payload: `sendmsg` on a
+//! plain socket, see `gateway::socket`; no copy, no task wake-up). Only when a socket cannot take a frame whole does the frame wait
 //! in a bounded queue, which the connection's task drains once the socket is
 //! writable again; while anything waits, later frames queue behind it, so
 //! the order is always the order of `send`.
