@@ -6,7 +6,10 @@ mod scores_common;
 
 use std::sync::Arc;
 
-use plaza::store::{BoardSpec, CursorKey, NewScore, Operator, Period, RecordError, Source, Store};
+use plaza::store::{
+    BoardSpec, CursorKey, NewScore, Operator, Period, RecordError, SeatChange, SeatRecord, Source,
+    Store,
+};
 use scores_common::{addr, backends};
 
 const DAY: i64 = 86_400_000;
@@ -417,5 +420,78 @@ async fn refused_writes_in_a_concurrent_batch_roll_back_alone() {
         assert_eq!(total, 31, "{}", be.name);
         let stored = be.store.scores_by_session("batch").await.expect("rows");
         assert_eq!(stored.len(), 31, "{}", be.name);
+    }
+}
+
+fn open(n: u32, joined_ms: i64) -> SeatChange {
+    SeatChange::Open(SeatRecord {
+        seat: format!("seat-{n}"),
+        address: addr(n),
+        room: format!("room-{}", n / 16),
+        room_type: "arena".into(),
+        joined_ms,
+        left_ms: None,
+    })
+}
+
+fn close(n: u32, left_ms: i64) -> SeatChange {
+    SeatChange::Close {
+        seat: format!("seat-{n}"),
+        left_ms,
+    }
+}
+
+/// Seat batches are written as multi-row statements (500 rows each); the
+/// result must be what applying each change in order gives: a known seat is
+/// never overwritten, the first close wins, unknown closes change nothing.
+#[tokio::test]
+async fn seat_batches_apply_as_if_one_by_one() {
+    for be in backends().await {
+        let s = &be.store;
+        let mut batch: Vec<SeatChange> = (0..1200).map(|n| open(n, T0 + i64::from(n))).collect();
+        batch.push(open(5, T0 - 1)); // already there: ignored
+        batch.extend((0..600).map(|n| close(n, T0 + 10_000)));
+        batch.push(close(3, T0 + 20_000)); // closed already: ignored
+        batch.push(close(99_999, T0)); // unknown: nothing
+        batch.push(open(2000, T0));
+        batch.push(close(2000, T0 + 1));
+        batch.push(close(2000, T0 + 2));
+        batch.push(open(2000, T0 + 3)); // reopened id: ignored
+        s.apply_seats(&batch).await.expect("apply batch");
+        // A second batch, retried whole: the same result.
+        s.apply_seats(&batch).await.expect("apply batch again");
+        s.apply_seats(&[close(700, T0 + 30_000), close(3, T0 + 40_000)])
+            .await
+            .expect("apply closes");
+
+        let seat = |n: u32| async move { s.seat(&format!("seat-{n}")).await.expect("read seat") };
+        let five = seat(5).await.expect("seat 5");
+        assert_eq!(
+            (five.joined_ms, five.left_ms),
+            (T0 + 5, Some(T0 + 10_000)),
+            "{}",
+            be.name
+        );
+        assert_eq!(five.address, addr(5));
+        assert_eq!(five.room, "room-0");
+        assert_eq!(
+            seat(3).await.expect("seat 3").left_ms,
+            Some(T0 + 10_000),
+            "{}",
+            be.name
+        );
+        assert_eq!(seat(599).await.expect("599").left_ms, Some(T0 + 10_000));
+        assert_eq!(seat(600).await.expect("600").left_ms, None, "{}", be.name);
+        assert_eq!(seat(700).await.expect("700").left_ms, Some(T0 + 30_000));
+        assert_eq!(seat(1199).await.expect("1199").joined_ms, T0 + 1199);
+        assert!(seat(1200).await.is_none());
+        assert!(seat(99_999).await.is_none());
+        let reopened = seat(2000).await.expect("seat 2000");
+        assert_eq!(
+            (reopened.joined_ms, reopened.left_ms),
+            (T0, Some(T0 + 1)),
+            "{}",
+            be.name
+        );
     }
 }

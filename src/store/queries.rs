@@ -439,36 +439,44 @@ impl Store {
     /// Applies seat changes in order, in one transaction (one commit, one
     /// fsync, for a whole burst of joins). Each change is idempotent, so a
     /// failed batch can be retried whole.
+    ///
+    /// A run of opens is one multi-row `INSERT` and a run of closes one
+    /// `UPDATE … FROM (VALUES …)` (up to [`SEAT_ROWS`] rows each): with
+    /// SQLite every statement is a round trip to its worker thread, and a
+    /// connect storm opens thousands of seats a second.
     pub async fn apply_seats(&self, changes: &[SeatChange]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         on_write_pool!(self, |pool, _pg| {
             let mut tx = pool.begin().await?;
-            for change in changes {
-                match change {
-                    SeatChange::Open(seat) => {
-                        sqlx::query(
-                            "INSERT INTO seats (seat, address, room, room_type, joined_ms, left_ms) \
-                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seat) DO NOTHING",
-                        )
-                        .bind(&seat.seat)
-                        .bind(&seat.address)
-                        .bind(&seat.room)
-                        .bind(&seat.room_type)
-                        .bind(seat.joined_ms)
-                        .bind(seat.left_ms)
-                        .execute(&mut *tx)
-                        .await?;
+            for run in seat_runs(changes) {
+                match run {
+                    SeatRun::Open(seats) => {
+                        let mut q = sqlx::QueryBuilder::new(
+                            "INSERT INTO seats (seat, address, room, room_type, joined_ms, left_ms) ",
+                        );
+                        q.push_values(seats, |mut row, seat| {
+                            row.push_bind(&seat.seat)
+                                .push_bind(&seat.address)
+                                .push_bind(&seat.room)
+                                .push_bind(&seat.room_type)
+                                .push_bind(seat.joined_ms)
+                                .push_bind(seat.left_ms);
+                        });
+                        q.push(" ON CONFLICT (seat) DO NOTHING");
+                        q.build().execute(&mut *tx).await?;
                     }
-                    SeatChange::Close { seat, left_ms } => {
-                        sqlx::query(
-                            "UPDATE seats SET left_ms = $2 WHERE seat = $1 AND left_ms IS NULL",
-                        )
-                        .bind(seat)
-                        .bind(left_ms)
-                        .execute(&mut *tx)
-                        .await?;
+                    SeatRun::Close(closes) => {
+                        let mut q = sqlx::QueryBuilder::new("WITH v (seat, left_ms) AS (");
+                        q.push_values(closes, |mut row, (seat, left_ms)| {
+                            row.push_bind(seat).push_bind(left_ms);
+                        });
+                        q.push(
+                            ") UPDATE seats SET left_ms = v.left_ms FROM v \
+                             WHERE seats.seat = v.seat AND seats.left_ms IS NULL",
+                        );
+                        q.build().execute(&mut *tx).await?;
                     }
                 }
             }
@@ -893,4 +901,44 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Rows per multi-row seat statement: 6 binds a row stays far below the
+/// bind limits (SQLite 32,766; PostgreSQL 65,535).
+pub(crate) const SEAT_ROWS: usize = 500;
+
+/// A run of consecutive changes of one kind, at most [`SEAT_ROWS`] long.
+#[derive(Debug, PartialEq)]
+enum SeatRun<'a> {
+    Open(Vec<&'a SeatRecord>),
+    /// `(seat, left_ms)`, each seat once: the first close in the run wins,
+    /// as it would applied one by one.
+    Close(Vec<(&'a str, i64)>),
+}
+
+/// Splits `changes` into runs, keeping their order; applying the runs in
+/// order gives what applying each change in order gives.
+fn seat_runs(changes: &[SeatChange]) -> Vec<SeatRun<'_>> {
+    let mut runs: Vec<SeatRun<'_>> = Vec::new();
+    // The seats of the last close run.
+    let mut closed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for change in changes {
+        match (change, runs.last_mut()) {
+            (SeatChange::Open(seat), Some(SeatRun::Open(v))) if v.len() < SEAT_ROWS => v.push(seat),
+            (SeatChange::Open(seat), _) => runs.push(SeatRun::Open(vec![seat])),
+            (SeatChange::Close { seat, left_ms }, Some(SeatRun::Close(v)))
+                if v.len() < SEAT_ROWS =>
+            {
+                if closed.insert(seat) {
+                    v.push((seat, *left_ms));
+                }
+            }
+            (SeatChange::Close { seat, left_ms }, _) => {
+                closed.clear();
+                closed.insert(seat);
+                runs.push(SeatRun::Close(vec![(seat.as_str(), *left_ms)]));
+            }
+        }
+    }
+    runs
 }
