@@ -50,6 +50,20 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long shutdown waits for clients and writers to drain, ms.
     pub shutdown_grace_ms: u64,
+    /// Runtime worker threads; 0 = one per CPU the process may run on.
+    /// With one, the server runs tokio's single-threaded scheduler, which
+    /// skips the work-stealing bookkeeping a lone worker never needs.
+    pub workers: usize,
+}
+
+impl ServerConfig {
+    /// The worker count `workers` resolves to on this machine (at least 1).
+    pub fn resolved_workers(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 impl Default for ServerConfig {
@@ -63,6 +77,7 @@ impl Default for ServerConfig {
             admin_token: None,
             trusted_proxies: Vec::new(),
             shutdown_grace_ms: 10_000,
+            workers: 0,
         }
     }
 }
@@ -173,6 +188,11 @@ impl Config {
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "server.tls_cert and server.tls_key must be set together".into(),
+            ));
+        }
+        if self.server.workers > 1024 {
+            return Err(ConfigError::Invalid(
+                "server.workers must be at most 1024 (0 = one per CPU)".into(),
             ));
         }
         if self.limits.max_frame_bytes < 1024 {

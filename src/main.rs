@@ -65,6 +65,9 @@ struct ServeArgs {
     /// Log JSON lines.
     #[arg(long)]
     json_logs: bool,
+    /// Runtime worker threads (overrides server.workers; 0 = one per CPU).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -96,12 +99,35 @@ fn env_vars() -> Vec<(String, String)> {
     std::env::vars().collect()
 }
 
+/// The runtime for `workers` threads: tokio's single-threaded scheduler for
+/// one (no work stealing, no cross-thread wake-ups to pay for), the
+/// multi-threaded one otherwise.
+fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let serve_config = match &cli.command {
+        Command::Serve(args) => match load_config(args) {
+            Ok(config) => Some(config),
+            Err(code) => return code,
+        },
+        _ => None,
+    };
+    let workers = serve_config
+        .as_ref()
+        .map_or(1, |c| c.server.resolved_workers());
+    let runtime = match runtime(workers) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("plaza: cannot start the runtime: {e}");
@@ -109,7 +135,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(_) => match serve_config {
+            Some(config) => runtime.block_on(serve(config)),
+            None => ExitCode::from(2),
+        },
         Command::Healthcheck { addr } => healthcheck(&addr),
         Command::Config(ConfigCommand::Check { file }) => {
             match Config::load(Some(&file), env_vars()) {
@@ -153,26 +182,45 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+/// The config file and environment, then the `serve` flags over them.
+fn load_config(args: &ServeArgs) -> Result<Config, ExitCode> {
     let mut config = match Config::load(args.config.as_deref(), env_vars()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("plaza: {e}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     if let Some(bind) = args.bind {
         config.server.bind = bind;
     }
-    if let Some(dir) = args.data_dir {
-        config.server.data_dir = dir;
+    if let Some(dir) = &args.data_dir {
+        config.server.data_dir = dir.clone();
     }
     if args.tls_cert.is_some() {
-        config.server.tls_cert = args.tls_cert;
-        config.server.tls_key = args.tls_key;
+        config.server.tls_cert = args.tls_cert.clone();
+        config.server.tls_key = args.tls_key.clone();
+    }
+    if let Some(workers) = args.workers {
+        config.server.workers = workers;
     }
     config.server.json_logs |= args.json_logs;
+    if let Err(e) = config.validate() {
+        eprintln!("plaza: {e}");
+        return Err(ExitCode::from(2));
+    }
+    Ok(config)
+}
+
+async fn serve(config: Config) -> ExitCode {
     init_logging(config.server.json_logs);
+    let workers = config.server.resolved_workers();
+    let scheduler = if workers <= 1 {
+        "current_thread"
+    } else {
+        "multi_thread"
+    };
+    tracing::info!(workers, scheduler, "runtime");
     let listener = match std::net::TcpListener::bind(config.server.bind) {
         Ok(l) => l,
         Err(e) => {

@@ -89,6 +89,14 @@ fn auth_verify_chain_reads_stdin_and_prints_one_line() {
 
 #[test]
 fn serve_drains_on_sigterm() {
+    for (workers, scheduler) in [("1", "current_thread"), ("2", "multi_thread")] {
+        serve_drains_on_sigterm_with(workers, scheduler);
+    }
+}
+
+/// `--workers 1` runs tokio's single-threaded scheduler, other counts the
+/// work-stealing one; both serve and drain.
+fn serve_drains_on_sigterm_with(workers: &str, scheduler: &str) {
     let dir = tempfile::tempdir().expect("dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -99,6 +107,8 @@ fn serve_drains_on_sigterm() {
             "serve",
             "--bind",
             &format!("127.0.0.1:{port}"),
+            "--workers",
+            workers,
             "--data-dir",
         ])
         .arg(dir.path())
@@ -149,4 +159,38 @@ fn serve_drains_on_sigterm() {
         .read_to_string(&mut log)
         .expect("log");
     assert!(log.contains("shutdown complete"), "{log}");
+    let plain = strip_ansi(&log);
+    assert!(
+        plain.contains(&format!("workers={workers}")) && plain.contains(scheduler),
+        "{plain}"
+    );
+}
+
+/// The log without terminal colour sequences (`ESC [ … m`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_refuses_an_absurd_worker_count_with_exit_2() {
+    let out = plaza()
+        .args(["serve", "--workers", "5000", "--bind", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.workers"), "{err}");
 }
