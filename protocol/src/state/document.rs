@@ -54,6 +54,43 @@ pub struct Document {
     changes: Changes,
 }
 
+/// Moves the node counts from `old` to `new`, both at `depth`. When both
+/// are shallow (a scalar, or a container of scalars: a move's `[x, y, n]`, a
+/// counter) only the child level changes, by the difference in children;
+/// otherwise both trees are walked.
+fn recount(counts: &mut Vec<usize>, depth: usize, old: &Value, new: &Value) {
+    match (shallow(old), shallow(new)) {
+        (Some(before), Some(after)) if after >= before => {
+            if after > before {
+                if counts.len() <= depth + 1 {
+                    counts.resize(depth + 2, 0);
+                }
+                counts[depth + 1] += after - before;
+            }
+        }
+        (Some(before), Some(after)) => {
+            if let Some(n) = counts.get_mut(depth + 1) {
+                *n = n.saturating_sub(before - after);
+            }
+        }
+        _ => {
+            count_nodes(new, depth, counts, true);
+            count_nodes(old, depth, counts, false);
+        }
+    }
+}
+
+/// The number of children of a value whose children are all scalars (0 for
+/// a scalar), or `None` for a deeper value.
+fn shallow(v: &Value) -> Option<usize> {
+    let scalar = |c: &Value| !matches!(c, Value::List(_) | Value::Map(_));
+    match v {
+        Value::List(items) => items.iter().all(scalar).then_some(items.len()),
+        Value::Map(map) => map.values().all(scalar).then_some(map.len()),
+        _ => Some(0),
+    }
+}
+
 impl Default for Document {
     fn default() -> Self {
         Self::new()
@@ -142,9 +179,8 @@ impl Document {
                 if let Some(slot) = map.get_mut(k) {
                     self.size = grown(self.size, encoded_len(slot), new_len, 0, self.limits)?;
                     self.changes.record_write(path, true);
-                    count_nodes(&value, depth, &mut self.counts, true);
-                    let old = std::mem::replace(slot, value);
-                    count_nodes(&old, depth, &mut self.counts, false);
+                    recount(&mut self.counts, depth, slot, &value);
+                    *slot = value;
                 } else {
                     let entry = str_len(k.len()) + header_growth(map.len());
                     self.size = grown(self.size, 0, new_len, entry, self.limits)?;
@@ -159,9 +195,8 @@ impl Document {
                 if let Some(slot) = list.get_mut(index) {
                     self.size = grown(self.size, encoded_len(slot), new_len, 0, self.limits)?;
                     self.changes.record_write(path, true);
-                    count_nodes(&value, depth, &mut self.counts, true);
-                    let old = std::mem::replace(slot, value);
-                    count_nodes(&old, depth, &mut self.counts, false);
+                    recount(&mut self.counts, depth, slot, &value);
+                    *slot = value;
                     Ok(())
                 } else if index == list.len() {
                     self.size = grown(self.size, 0, new_len, header_growth(index), self.limits)?;
