@@ -114,6 +114,16 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
 }
 
+impl LimitsConfig {
+    /// How often each connection's idle check (and server ping) runs:
+    /// min(idle timeout / 4, ping interval), at least 100 ms.
+    pub fn keepalive_period(&self) -> std::time::Duration {
+        let idle = std::time::Duration::from_millis(self.idle_timeout_ms.max(1_000));
+        let ping = std::time::Duration::from_millis(self.ping_interval_ms.max(100));
+        (idle / 4).min(ping)
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {

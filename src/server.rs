@@ -54,7 +54,10 @@ impl Plaza {
             rooms.clone(),
             shutdown.clone(),
         );
+        let conns = gateway::wake::Conns::new();
+        let ticker = conns.spawn_ticker(config.limits.keepalive_period(), shutdown.clone());
         let state = AppState {
+            conns,
             auth: Arc::new(auth),
             rooms,
             sessions,
@@ -73,7 +76,11 @@ impl Plaza {
             router,
             scores,
             store,
-            background: vec![("room events", event_task), ("audit", audit_task)],
+            background: vec![
+                ("room events", event_task),
+                ("audit", audit_task),
+                ("keep-alive ticker", ticker),
+            ],
         })
     }
 

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `ws.rs` | `GET /v1/ws`: upgrade, handshake, reader/writer tasks |
 //! | `session.rs` | sessions, resume tokens, per-wallet counts |
+//! | `wake.rs` | live connections' stop and keep-alive tick signals |
 //! | `limits.rs` | connection admission and per-connection message rates |
 //! | `http.rs` | health, readiness, metrics, room listing, tickets |
 //! | `error.rs` | close codes, error codes, HTTP error bodies |
@@ -15,6 +16,7 @@ pub mod http;
 pub mod limits;
 pub mod session;
 pub mod socket;
+pub mod wake;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -46,6 +48,8 @@ pub struct AppState {
     pub admission: limits::Admission,
     /// Cancelled when shutdown starts.
     pub shutdown: CancellationToken,
+    /// Live connections (stopped at shutdown, ticked for keep-alive).
+    pub conns: wake::Conns,
     /// Tracks connection tasks (axum does not track upgraded sockets).
     pub tracker: TaskTracker,
     /// False while draining.

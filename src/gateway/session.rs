@@ -15,6 +15,7 @@ use base64::Engine as _;
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
+use super::wake::Control;
 use crate::auth::Identity;
 use crate::room::RoomManager;
 
@@ -37,8 +38,8 @@ struct Entry {
     token: String,
     /// Bumped on every attach; a detach or timer from an older attach is stale.
     generation: u64,
-    /// Cancels the attached connection (takeover on resume).
-    attached: Option<CancellationToken>,
+    /// Stops the attached connection (takeover on resume).
+    attached: Option<Arc<Control>>,
 }
 
 /// A session that a connection now owns.
@@ -113,7 +114,7 @@ impl Sessions {
 
     /// A new session for a freshly verified identity, attached to the
     /// connection that `cancel` stops.
-    pub fn create(&self, identity: Identity, cancel: CancellationToken) -> Attached {
+    pub fn create(&self, identity: Identity, cancel: Arc<Control>) -> Attached {
         let session_id: Arc<str> = Arc::from(random_token(12));
         let token = random_token(TOKEN_BYTES);
         let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -146,7 +147,7 @@ impl Sessions {
     /// Takes a session back with its token. The token is spent and a new one
     /// issued. If a connection still holds the session, it is cancelled
     /// (takeover). Unknown tokens change nothing.
-    pub fn resume(&self, token: &str, cancel: CancellationToken) -> Result<Attached, ResumeError> {
+    pub fn resume(&self, token: &str, cancel: Arc<Control>) -> Result<Attached, ResumeError> {
         let (_, session_id) = self
             .inner
             .by_token
@@ -159,7 +160,7 @@ impl Sessions {
         let new_token = random_token(TOKEN_BYTES);
         let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
         if let Some(old) = entry.attached.replace(cancel) {
-            old.cancel();
+            old.stop();
         } else {
             *self
                 .inner

@@ -29,13 +29,13 @@ use plaza_protocol::{ClientMsg, Format, ServerMsg};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, field, info, info_span, Instrument};
 
 use super::error::{close, WsRefusal};
 use super::frame::{Event, Flow, FrameError, FrameReader};
 use super::limits::{MessageRate, RateVerdict, Refused};
 use super::session::Attached;
+use super::wake::{self, Registration};
 use super::AppState;
 use crate::auth::{AuthMethod, Identity, SignedRequest};
 use crate::events::now_ms;
@@ -232,7 +232,7 @@ where
             inbox: VecDeque::new(),
             outbox: Outbox::link(Arc::clone(&link)),
             link,
-            takeover: app.shutdown.child_token(),
+            control: app.conns.register(),
             format_locked: false,
             eof: false,
             in_frames: 0,
@@ -285,7 +285,8 @@ struct Conn<R> {
     inbox: VecDeque<Incoming>,
     link: Arc<Link>,
     outbox: Outbox,
-    takeover: CancellationToken,
+    /// Stop (shutdown, takeover) and keep-alive tick.
+    control: Registration,
     format_locked: bool,
     /// The client closed its side (or the socket failed).
     eof: bool,
@@ -546,7 +547,10 @@ impl<R: AsyncRead + Unpin + Send> Conn<R> {
         if let Some(r) = self.wallet_refusal(&identity.address) {
             return Err(Some(r));
         }
-        let attached = self.app.sessions.create(identity, self.takeover.clone());
+        let attached = self
+            .app
+            .sessions
+            .create(identity, Arc::clone(self.control.control()));
         self.send(ServerMsg::Welcome {
             address: attached.identity.address.clone(),
             session_id: attached.session_id.to_string(),
@@ -565,7 +569,7 @@ impl<R: AsyncRead + Unpin + Send> Conn<R> {
         let attached = self
             .app
             .sessions
-            .resume(token, self.takeover.clone())
+            .resume(token, Arc::clone(self.control.control()))
             .map_err(|e| {
                 count_handshake("resume", false);
                 Some(WsRefusal::closing(
@@ -768,45 +772,37 @@ impl<R: AsyncRead + Unpin + Send> Conn<R> {
         );
         let idle = Duration::from_millis(limits.idle_timeout_ms.max(1_000));
         let ping_every = Duration::from_millis(limits.ping_interval_ms.max(100));
-        // One timer for both the idle check and the keep-alive ping.
-        let mut idle_check = tokio::time::interval((idle / 4).min(ping_every));
-        idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // A frame only sets `seen`; the clock is read per timer tick, not per
-        // frame. Silence is measured from the first tick that found none.
+        // The keep-alive tick comes from the server's one ticker (every
+        // `LimitsConfig::keepalive_period`). A frame only sets `seen`; the
+        // clock is read per tick, not per frame. Silence is measured from
+        // the first tick that found none.
         let mut seen = true;
         let mut silent_since = Instant::now();
         let mut last_ping = Instant::now();
-        // `takeover` is a child of the server's shutdown token: one branch
-        // (one future in every connection's task) serves both.
-        let takeover = self.takeover.clone();
-        // Made once: a fresh `cancelled()` per message would join and leave
-        // the token's waiter list every time.
-        let cancelled = takeover.cancelled();
-        tokio::pin!(cancelled);
+        let control = Arc::clone(self.control.control());
         loop {
             let incoming = tokio::select! {
                 biased;
-                () = &mut cancelled => {
-                    if self.app.shutdown.is_cancelled() {
-                        let msg = ServerMsg::Shutdown {
-                            reason: "server shutting down".into(),
-                            retry_after_ms: 1_000,
-                        };
-                        self.close_plain(Some(msg), close::GOING_AWAY, "shutdown");
+                flags = control.flags() => {
+                    if flags & wake::STOP != 0 {
+                        if self.app.shutdown.is_cancelled() {
+                            let msg = ServerMsg::Shutdown {
+                                reason: "server shutting down".into(),
+                                retry_after_ms: 1_000,
+                            };
+                            self.close_plain(Some(msg), close::GOING_AWAY, "shutdown");
+                            return true;
+                        }
+                        let refusal = WsRefusal::closing(
+                            "replaced",
+                            "this session was resumed on another connection",
+                            false,
+                            close::REPLACED,
+                        );
+                        self.close_with(&refusal);
+                        // The new connection owns the session now: no detach.
                         return true;
                     }
-                    let refusal = WsRefusal::closing(
-                        "replaced",
-                        "this session was resumed on another connection",
-                        false,
-                        close::REPLACED,
-                    );
-                    self.close_with(&refusal);
-                    // The new connection owns the session now: no detach.
-                    return true;
-                }
-                incoming = self.next_frame() => incoming,
-                _ = idle_check.tick() => {
                     let now = Instant::now();
                     if now.duration_since(last_ping) >= ping_every {
                         self.link.ping();
@@ -826,6 +822,7 @@ impl<R: AsyncRead + Unpin + Send> Conn<R> {
                     }
                     continue;
                 }
+                incoming = self.next_frame() => incoming,
             };
             seen = true;
             let msg = match incoming {
