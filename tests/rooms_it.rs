@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plaza::auth::{AuthMethod, ChainKind, Identity, SceneMetadata};
-use plaza::events::{EventSink, PlazaEvent};
+use plaza::events::{EventQueue, EventSink, PlazaEvent};
 use plaza::outbox::{Outbox, Outgoing};
 use plaza::room::{
     ClientRef, Options, RoomClient, RoomCtx, RoomError, RoomLogic, RoomManager, RoomOptions,
@@ -146,7 +146,7 @@ impl Mirror {
 fn manager_with(
     types: Vec<RoomTypeConfig>,
     tweak: impl FnOnce(&mut RoomsConfig),
-) -> (RoomManager, mpsc::Receiver<PlazaEvent>) {
+) -> (RoomManager, EventQueue) {
     let mut config = RoomsConfig {
         types,
         ..RoomsConfig::default()
@@ -1163,7 +1163,7 @@ impl RoomLogic for Guarded {
     }
 }
 
-fn guarded_manager() -> (RoomManager, mpsc::Receiver<PlazaEvent>, Arc<AtomicUsize>) {
+fn guarded_manager() -> (RoomManager, EventQueue, Arc<AtomicUsize>) {
     let (mgr, events) = manager_with(vec![], |_| {});
     let disposed = Arc::new(AtomicUsize::new(0));
     let d = Arc::clone(&disposed);

@@ -337,6 +337,52 @@ async fn session_rules(s: &Server) {
     );
 }
 
+/// A claim sent the moment `joined` arrives names a seat whose `SeatOpened`
+/// may still sit in the room-event queue behind a burst of other joins: it
+/// must be judged on the seat, not refused as unknown. Before the claim path
+/// waited for the queue, this answered 422 session_unknown.
+async fn claim_right_after_join(s: &Server) {
+    let me = Player::new();
+    let now = now_ms();
+    for i in 0..20_000 {
+        s.sink.emit(plaza::events::PlazaEvent::SeatOpened {
+            seat: format!("burst-{i}"),
+            address: me.address.clone(),
+            room: "room-burst".into(),
+            room_type: "arena".into(),
+            at_ms: now,
+        });
+    }
+    s.sink.emit(plaza::events::PlazaEvent::SeatOpened {
+        seat: "seat-fresh".into(),
+        address: me.address.clone(),
+        room: "room-fresh".into(),
+        room_type: "arena".into(),
+        at_ms: now - 60_000,
+    });
+    let got = s.post(&me, &claim("main", 100, Some("seat-fresh"))).await;
+    assert_eq!(got.0, 201, "{}", got.1);
+    // A seat nobody opened is still unknown once the queue is drained.
+    assert_refused(
+        &s.post(&me, &claim("main", 1, Some("seat-never"))).await,
+        422,
+        "session_unknown",
+        "session",
+    );
+}
+
+#[tokio::test]
+async fn a_claim_sent_right_after_join_waits_for_the_queued_seat() {
+    claim_right_after_join(&server().await).await;
+}
+
+#[tokio::test]
+async fn a_claim_sent_right_after_join_waits_for_the_queued_seat_on_postgres() {
+    if let Some(pg) = postgres().await {
+        claim_right_after_join(&serve(pg, BOARDS).await).await;
+    }
+}
+
 #[tokio::test]
 async fn rate_limit_and_daily_cap_answer_429_with_retry_after() {
     let s = server().await;

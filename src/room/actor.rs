@@ -476,7 +476,8 @@ impl Actor {
             seq: self.seq,
             state: self.doc.root().clone(),
         };
-        let lagging_since = client.outbox.send_msg(msg).is_err().then_some(now);
+        // Queued before the client can learn the seat id from `joined`: a
+        // score claim naming it waits for the events queued before it.
         self.core.events.emit(PlazaEvent::SeatOpened {
             seat: rc.seat.to_string(),
             address: rc.identity.address.clone(),
@@ -484,6 +485,7 @@ impl Actor {
             room_type: self.rtype.name.to_string(),
             at_ms: now_ms(),
         });
+        let lagging_since = client.outbox.send_msg(msg).is_err().then_some(now);
         self.seats.push(Seat {
             client: rc,
             outbox: client.outbox,

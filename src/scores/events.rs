@@ -5,11 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ScoresService;
-use crate::events::PlazaEvent;
+use crate::events::{EventQueue, PlazaEvent};
 use crate::store::{SeatChange, SeatRecord, StoreError};
 
 /// Events taken from the queue per wake-up.
@@ -25,14 +24,19 @@ const BACKOFF: Duration = Duration::from_millis(100);
 ///
 /// Takes the service rather than the bare `Store`: an award must be folded
 /// with its leaderboard's operator, sort and period, which live in config.
-pub fn spawn_event_writer(
-    service: Arc<ScoresService>,
-    mut rx: mpsc::Receiver<PlazaEvent>,
-) -> JoinHandle<()> {
+/// The service learns the queue's progress, so a claim naming a seat not yet
+/// stored waits for the events queued before it (see `ScoresService`).
+pub fn spawn_event_writer(service: Arc<ScoresService>, mut rx: EventQueue) -> JoinHandle<()> {
+    let progress = rx.progress();
+    service.follow_events(Arc::clone(&progress));
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
         let mut seats = Vec::new();
-        while rx.recv_many(&mut batch, BATCH).await > 0 {
+        loop {
+            let taken = rx.recv_many(&mut batch, BATCH).await;
+            if taken == 0 {
+                break;
+            }
             // Runs of seat events go to the store as one transaction (a burst
             // of joins is one commit, not one fsync each); awards keep their
             // place in the order.
@@ -46,6 +50,7 @@ pub fn spawn_event_writer(
                 }
             }
             write_seats(&service, &mut seats).await;
+            progress.mark_handled(taken as u64);
         }
     })
 }

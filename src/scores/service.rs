@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
@@ -22,8 +23,9 @@ use super::limits::Limits;
 use super::{presence, rules, LeaderboardConfig, RulesConfig, ScoreError};
 use crate::auth::{AuthError, Authenticator, Identity, PolicyViolation, SignedRequest};
 use crate::config::Config;
+use crate::events::EventProgress;
 use crate::store::{
-    day_start, AuditRecord, BoardSpec, NewScore, RecordError, Recorded, Source, Store,
+    day_start, AuditRecord, BoardSpec, NewScore, RecordError, Recorded, SeatRecord, Source, Store,
 };
 
 /// A declared leaderboard with its limiters.
@@ -115,7 +117,13 @@ pub struct ScoresService {
     pub(crate) admin_token: Option<String>,
     pub(crate) trusted_proxies: Vec<IpAddr>,
     pub(crate) max_body_bytes: usize,
+    /// The room-event queue's progress, once a writer follows it.
+    events: OnceLock<Arc<EventProgress>>,
 }
+
+/// How long a claim naming a seat the store does not have yet waits for the
+/// room events queued before it to be written.
+const SEAT_WAIT: Duration = Duration::from_secs(2);
 
 /// Facts gathered while a claim moves through the pipeline, for the audit
 /// record if it is refused.
@@ -156,6 +164,7 @@ impl ScoresService {
             admin_token: config.server.admin_token.clone().filter(|t| !t.is_empty()),
             trusted_proxies: config.server.trusted_proxies.clone(),
             max_body_bytes: config.limits.max_body_bytes,
+            events: OnceLock::new(),
         };
         (Arc::new(service), task)
     }
@@ -163,6 +172,35 @@ impl ScoresService {
     /// The store handle.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Ties session lookups to the room-event queue (the first call wins).
+    pub(crate) fn follow_events(&self, progress: Arc<EventProgress>) {
+        if self.events.set(progress).is_err() {
+            tracing::warn!("scores: a second event writer was started; lookups follow the first");
+        }
+    }
+
+    /// The stored seat. A seat is stored by the event writer shortly after
+    /// the room queued its `SeatOpened`, which happens before the client is
+    /// told the seat id; so when the store does not know it yet, this waits
+    /// (up to `SEAT_WAIT`) for every event queued so far and looks again. A
+    /// claim sent the moment `joined` arrived is then judged on the seat, not
+    /// refused as unknown.
+    async fn seat(&self, seat: &str) -> Result<Option<SeatRecord>, ScoreError> {
+        let pending = self.events.get().map(|p| (p, p.queued(), p.handled()));
+        if let Some(found) = self.store.seat(seat).await? {
+            return Ok(Some(found));
+        }
+        match pending {
+            Some((progress, mark, handled)) if handled < mark => {
+                if !progress.wait_handled(mark, SEAT_WAIT).await {
+                    tracing::warn!(seat, "scores: room events still queued after the wait");
+                }
+                Ok(self.store.seat(seat).await?)
+            }
+            _ => Ok(None),
+        }
     }
 
     pub(crate) fn board(&self, id: &str) -> Result<&Board, ScoreError> {
@@ -235,7 +273,7 @@ impl ScoresService {
         let now = to_i64(now_ms);
         match &claim.session {
             Some(session) => {
-                let seat = self.store.seat(session).await?;
+                let seat = self.seat(session).await?;
                 rules::check_session(&board.rules, address, seat.as_ref(), score, now)?;
             }
             None if board.rules.require_session => return Err(ScoreError::SessionRequired),
