@@ -215,15 +215,31 @@ impl Config {
                 "limits.messages_per_second and limits.message_burst must be positive".into(),
             ));
         }
+        if let Some(url) = self
+            .auth
+            .replay_redis_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            crate::auth::check_redis_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
         self.rooms.validate().map_err(ConfigError::Invalid)?;
         self.scores.validate().map_err(ConfigError::Invalid)?;
         self.store.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
-    /// The effective configuration as TOML (what `plaza config check` prints).
+    /// The effective configuration as TOML (what `plaza config check` prints),
+    /// with secrets masked: the admin token and any password in the Redis URL.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        let mut shown = self.clone();
+        if shown.server.admin_token.is_some() {
+            shown.server.admin_token = Some("***".into());
+        }
+        if let Some(url) = shown.auth.replay_redis_url.as_mut() {
+            *url = crate::auth::redact_url(url);
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
 
@@ -271,6 +287,28 @@ mod tests {
         let c = Config::load(None, Vec::new()).expect("defaults load");
         assert_eq!(c.server.bind.to_string(), "127.0.0.1:8080");
         assert!(c.server.tls_cert.is_none());
+    }
+
+    #[test]
+    fn the_printed_config_masks_secrets() {
+        let env = vec![
+            (
+                "PLAZA_SERVER__ADMIN_TOKEN".to_owned(),
+                "tok-secret".to_owned(),
+            ),
+            (
+                "PLAZA_AUTH__REPLAY_REDIS_URL".to_owned(),
+                "redis://:pw-secret@10.0.0.5:6379/1".to_owned(),
+            ),
+        ];
+        let c = Config::load(None, env).expect("load");
+        assert_eq!(c.server.admin_token.as_deref(), Some("tok-secret"));
+        let shown = c.to_toml();
+        assert!(
+            !shown.contains("tok-secret") && !shown.contains("pw-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("redis://:***@10.0.0.5:6379/1"), "{shown}");
     }
 
     #[test]

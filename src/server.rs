@@ -43,7 +43,9 @@ impl Plaza {
         let store = Store::open(&config.store, &config.server.data_dir)
             .await
             .context("opening the store")?;
-        let auth = Authenticator::new(&config.auth);
+        let auth = Authenticator::from_config(&config.auth)
+            .await
+            .context("the shared replay store (auth.replay_redis_url)")?;
         let (scores, audit_task) = ScoresService::new(&config, auth.clone(), store.clone());
         let (events, events_rx) = EventSink::channel();
         let event_task = scores::spawn_event_writer(Arc::clone(&scores), events_rx);

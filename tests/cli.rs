@@ -194,3 +194,37 @@ fn serve_refuses_an_absurd_worker_count_with_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server.workers"), "{err}");
 }
+
+#[test]
+fn serve_refuses_to_start_without_its_shared_replay_store() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = plaza()
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env(
+            "PLAZA_AUTH__REPLAY_REDIS_URL",
+            format!("redis://:hunter2@127.0.0.1:{port}"),
+        )
+        .env("PLAZA_AUTH__REPLAY_REDIS_TIMEOUT_MS", "500")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replay store"), "{err}");
+    assert!(!err.contains("hunter2"), "the password leaked: {err}");
+}
+
+#[test]
+fn config_check_refuses_a_replay_store_url_that_is_not_redis() {
+    let out = plaza()
+        .args(["config", "check", "examples/plaza.toml"])
+        .env("PLAZA_AUTH__REPLAY_REDIS_URL", "http://127.0.0.1:6379")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replay_redis_url"), "{err}");
+}

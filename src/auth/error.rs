@@ -93,6 +93,9 @@ pub enum AuthError {
     /// The replay store is full of live entries (fail closed rather than forget).
     #[error("too many signed requests in flight; retry shortly")]
     ReplayStoreFull,
+    /// The shared (Redis) replay store did not answer (fail closed).
+    #[error("the replay store is unavailable: {0}; retry shortly")]
+    ReplayUnavailable(String),
 }
 
 impl AuthError {
@@ -120,6 +123,7 @@ impl AuthError {
             AuthError::InvalidTicket => "auth_invalid_ticket",
             AuthError::InvalidChallenge => "auth_invalid_challenge",
             AuthError::ReplayStoreFull => "auth_busy",
+            AuthError::ReplayUnavailable(_) => "auth_replay_unavailable",
         }
     }
 
@@ -137,7 +141,9 @@ impl AuthError {
             | AuthError::InvalidTicket
             | AuthError::InvalidChallenge => 401,
             AuthError::Policy(_) => 403,
-            AuthError::RpcUnavailable(_) | AuthError::ReplayStoreFull => 503,
+            AuthError::RpcUnavailable(_)
+            | AuthError::ReplayStoreFull
+            | AuthError::ReplayUnavailable(_) => 503,
         }
     }
 
@@ -145,7 +151,9 @@ impl AuthError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            AuthError::RpcUnavailable(_) | AuthError::ReplayStoreFull
+            AuthError::RpcUnavailable(_)
+                | AuthError::ReplayStoreFull
+                | AuthError::ReplayUnavailable(_)
         )
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod expiring;
 mod identity;
 mod policy;
+mod redis_replay;
 mod replay;
 mod request;
 mod rpc;
@@ -37,6 +38,8 @@ pub use cache::DelegationCache;
 pub use error::{AuthError, PolicyViolation};
 pub use identity::{AuthMethod, ChainKind, Identity, Metadata, SceneMetadata};
 pub use policy::{scene_metadata, RequestPolicy, KERNEL_SCENE_SIGNER};
+pub(crate) use redis_replay::redact as redact_url;
+pub use redis_replay::{check_url as check_redis_url, RedisReplayError, RedisReplayStore};
 pub use replay::{replay_key, MemoryReplayStore, ReplayFuture, ReplayStore};
 pub use request::SignedRequest;
 
@@ -60,6 +63,14 @@ pub struct AuthConfig {
     pub max_header_bytes: usize,
     /// Signed requests remembered for replay refusal (live entries; full = 503).
     pub replay_capacity: usize,
+    /// Redis shared by several nodes for replay refusal (`redis://…`); unset =
+    /// the in-memory store of this node. Unreachable at start = refuse to start;
+    /// unreachable later = 503 `auth_replay_unavailable`.
+    pub replay_redis_url: Option<String>,
+    /// Key prefix in that Redis.
+    pub replay_redis_prefix: String,
+    /// Deadline of one Redis command (and of the first connection), ms.
+    pub replay_redis_timeout_ms: u64,
     /// Verified delegations cached (each saves one recovery per request).
     pub delegation_cache_size: usize,
     /// Ethereum JSON-RPC URL for EIP-1654 (contract wallet) links; unset = refused.
@@ -90,6 +101,9 @@ impl Default for AuthConfig {
             max_identity_headers: 16,
             max_header_bytes: 8 * 1024,
             replay_capacity: 200_000,
+            replay_redis_url: None,
+            replay_redis_prefix: "plaza:replay:".into(),
+            replay_redis_timeout_ms: 1_000,
             delegation_cache_size: 50_000,
             eth_rpc_url: None,
             eth_rpc_timeout_ms: 5_000,
@@ -137,6 +151,23 @@ impl Authenticator {
     pub fn new(config: &AuthConfig) -> Authenticator {
         let store = Arc::new(MemoryReplayStore::new(config.replay_capacity));
         Authenticator::with_replay_store(config, store)
+    }
+
+    /// The authenticator `config` asks for: with the Redis replay store when
+    /// `replay_redis_url` is set (connecting first), else the in-memory one.
+    pub async fn from_config(config: &AuthConfig) -> Result<Authenticator, RedisReplayError> {
+        match config.replay_redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let store = RedisReplayStore::connect(
+                    url,
+                    &config.replay_redis_prefix,
+                    std::time::Duration::from_millis(config.replay_redis_timeout_ms.max(1)),
+                )
+                .await?;
+                Ok(Authenticator::with_replay_store(config, Arc::new(store)))
+            }
+            None => Ok(Authenticator::new(config)),
+        }
     }
 
     /// An authenticator with a given replay store (e.g. shared through Redis).
