@@ -13,6 +13,10 @@ use crate::store::{SeatChange, SeatRecord, StoreError};
 
 /// Events taken from the queue per wake-up.
 const BATCH: usize = 256;
+/// How long a batch smaller than `BATCH` waits for more events before it is
+/// written: during a connect storm this turns hundreds of small seat commits
+/// into a few large ones.
+const GATHER: Duration = Duration::from_millis(20);
 /// Attempts per event before it is dropped (a store outage longer than the
 /// back-off costs those seats; their claims then fail closed as unknown
 /// sessions, which is the safe direction).
@@ -33,9 +37,23 @@ pub fn spawn_event_writer(service: Arc<ScoresService>, mut rx: EventQueue) -> Jo
         let mut batch = Vec::with_capacity(BATCH);
         let mut seats = Vec::new();
         loop {
-            let taken = rx.recv_many(&mut batch, BATCH).await;
+            let mut taken = rx.recv_many(&mut batch, BATCH).await;
             if taken == 0 {
                 break;
+            }
+            // Let a burst gather for a moment: one commit (one fsync, one
+            // round trip to SQLite's thread) per window instead of one per
+            // few events. A claim naming a seat still here waits for it.
+            if taken < BATCH {
+                let until = tokio::time::Instant::now() + GATHER;
+                while taken < BATCH {
+                    match tokio::time::timeout_at(until, rx.recv_many(&mut batch, BATCH - taken))
+                        .await
+                    {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => taken += n,
+                    }
+                }
             }
             // Runs of seat events go to the store as one transaction (a burst
             // of joins is one commit, not one fsync each); awards keep their
