@@ -74,11 +74,14 @@ impl EventSink {
     /// Queues an event; a full queue drops it with a warning and a metric,
     /// which makes the affected score claims fail closed (unknown session).
     pub fn emit(&self, event: PlazaEvent) {
+        // Counted before the send: whoever reads `queued` after this event
+        // is in the queue also counts every event ahead of it, even one
+        // another thread has sent but not yet returned from.
+        self.progress.queued.fetch_add(1, Ordering::AcqRel);
         if self.tx.try_send(event).is_err() {
+            self.progress.queued.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("plaza_events_dropped_total").increment(1);
             tracing::warn!("event queue full or closed: event dropped");
-        } else {
-            self.progress.queued.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
@@ -118,7 +121,10 @@ impl EventQueue {
 /// every event emitted before some moment (a score claim naming a seat the
 /// client learned of in `joined`, whose `SeatOpened` was queued before
 /// `joined` was sent) takes [`EventProgress::queued`] and waits for
-/// [`EventProgress::wait_handled`] of it: the queue is FIFO.
+/// [`EventProgress::wait_handled`] of it: the queue is FIFO, and an event is
+/// counted before it enters the queue, so the count read then covers it and
+/// everything ahead of it. (A send that fails is uncounted again; a waiter
+/// that read the count meanwhile waits for its timeout at worst.)
 #[derive(Debug, Default)]
 pub struct EventProgress {
     queued: AtomicU64,
