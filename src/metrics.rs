@@ -1,18 +1,6 @@
-//! Metric names in one place and the Prometheus recorder.
-//!
-//! | metric | kind | labels |
-//! |---|---|---|
-//! | `plaza_connections_open` | gauge | |
-//! | `plaza_connections_total` | counter | |
-//! | `plaza_handshakes_total` | counter | `method`, `result` |
-//! | `plaza_handshake_seconds` | histogram | |
-//! | `plaza_refusals_total` | counter | `reason` (the error code) |
-//! | `plaza_bytes_in_total`, `plaza_bytes_out_total` | counter | |
-//! | `plaza_messages_in_total`, `plaza_messages_out_total` | counter | |
-//! | `plaza_sessions`, `plaza_rooms` | gauge | |
-//! | `plaza_sessions_expired_total` | counter | |
-//! | `plaza_auth_challenges_outstanding` | gauge | |
-//! | `plaza_events_dropped_total` | counter | |
+//! The Prometheus recorder. Every metric name, with its labels and meaning,
+//! is listed in `docs/METRICS.md` (`tests/metrics_doc.rs` fails when the two
+//! disagree); the names are recorded where the events happen.
 
 use std::sync::OnceLock;
 
